@@ -5,5 +5,17 @@
 // tracker, the per-card rate limiter, the keyed PAN hash, and the masking
 // used wherever a PAN or national ID could be shown.
 //
+// ParseTLV, AppendTLV and EncodeTLV are a general BER-TLV codec; ParseICC
+// and BuildICC read and write the DE55 the contract asks for. CheckExpiry
+// and Validate return sentinel errors that the gateway maps to response
+// codes (ErrBadExpiry 30, ErrExpired 54, ErrNoConsent 14, ErrRevoked and
+// ErrServiceNotConsented 57, ErrPersonMismatch 25); every DE55 error is a
+// *TLVError (30). Errors name tags, offsets and fields, never values.
+//
+// ATCTracker (decision 14) and RateLimiter (decision 15) keep per-card
+// state in memory, keyed by the PAN hash of PANHasher and split over
+// independently locked shards. That state is per process: it is lost on
+// restart and not shared between gateway processes.
+//
 // It knows nothing of sockets, ISO 8583 framing or SQL.
 package card
