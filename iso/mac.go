@@ -1,0 +1,167 @@
+package iso
+
+import (
+	"crypto/des"
+	"crypto/subtle"
+	"errors"
+)
+
+var (
+	// ErrMACKey: a MAC key is not 16 bytes (a double-length DES key).
+	ErrMACKey = errors.New("iso: MAC key must be 16 bytes")
+	// ErrNoMAC: the message has no DE64.
+	ErrNoMAC = errors.New("iso: message has no DE64")
+	// ErrMACMismatch: DE64 is not the MAC of the message.
+	ErrMACMismatch = errors.New("iso: MAC does not verify")
+)
+
+// MAC is the ANSI X9.19 retail MAC of data (ISO 9797-1 MAC algorithm 3 with
+// DES): data zero-padded to a multiple of 8 bytes (nothing added when it
+// already is one; empty data is one block of zeros), DES-CBC with the key's
+// left half and a zero IV, then the last block decrypted with the right half
+// and encrypted again with the left. key is the 16-byte double-length key.
+func MAC(key, data []byte) ([8]byte, error) {
+	var mac [8]byte
+	if len(key) != 16 {
+		return mac, ErrMACKey
+	}
+	k1, err := des.NewCipher(key[:8])
+	if err != nil {
+		return mac, ErrMACKey
+	}
+	k2, err := des.NewCipher(key[8:])
+	if err != nil {
+		return mac, ErrMACKey
+	}
+	empty := len(data) == 0
+	for len(data) >= 8 {
+		for i := range mac {
+			mac[i] ^= data[i]
+		}
+		k1.Encrypt(mac[:], mac[:])
+		data = data[8:]
+	}
+	if len(data) > 0 || empty {
+		for i, c := range data {
+			mac[i] ^= c
+		}
+		k1.Encrypt(mac[:], mac[:])
+	}
+	k2.Decrypt(mac[:], mac[:])
+	k1.Encrypt(mac[:], mac[:])
+	return mac, nil
+}
+
+// macOffset returns where DE64's 16 hex digits start in the packed message
+// b. Only the bitmaps and the fields before DE64 are looked at.
+func macOffset(b []byte) (int, error) {
+	if len(b) < 4 {
+		return 0, &StructureError{Field: 0, Offset: 0, Err: ErrTruncated}
+	}
+	primary, ok := parseBitmap(b, 4)
+	if !ok {
+		return 0, bitmapError(b, 4)
+	}
+	if primary&1 == 0 {
+		return 0, ErrNoMAC
+	}
+	off := 20
+	if primary>>63 != 0 {
+		if _, ok := parseBitmap(b, off); !ok {
+			return 0, bitmapError(b, off)
+		}
+		off += 16
+	}
+	for n := 2; n < 64; n++ {
+		if !bitSet(primary, 0, n) {
+			continue
+		}
+		f, ok := contractFormat(n)
+		if !ok {
+			kind, max, ok := format1987(n)
+			if !ok {
+				return 0, &StructureError{Field: n, Offset: off, Err: ErrUnsupportedField}
+			}
+			f = format{kind: kind, max: max}
+		}
+		_, end, err := span(b, off, n, f)
+		if err != nil {
+			return 0, err
+		}
+		off = end
+	}
+	if len(b)-off < 16 {
+		return 0, &StructureError{Field: 64, Offset: off, Err: ErrTruncated}
+	}
+	return off, nil
+}
+
+// SignMAC writes into the packed message b (as Encode returns it, without
+// the length header) the MAC of every byte before DE64, as 16 upper-case hex
+// digits over DE64's placeholder. b must carry DE64: Encode it with MAC set
+// to 8 bytes of anything (make([]byte, 8)). key is the 16-byte MAC key.
+func SignMAC(b, key []byte) error {
+	off, err := macOffset(b)
+	if err != nil {
+		return err
+	}
+	mac, err := MAC(key, b[:off])
+	if err != nil {
+		return err
+	}
+	for i, c := range mac {
+		b[off+2*i] = hexUpper[c>>4]
+		b[off+2*i+1] = hexUpper[c&0x0F]
+	}
+	return nil
+}
+
+// VerifyMAC checks DE64 of the packed message b (without the length header)
+// against the MAC of every byte before it, in constant time. It returns nil,
+// ErrNoMAC, ErrMACMismatch (a wrong MAC, or DE64 not hex), ErrMACKey, or the
+// *StructureError that kept it from finding DE64.
+func VerifyMAC(b, key []byte) error {
+	off, err := macOffset(b)
+	if err != nil {
+		return err
+	}
+	want, err := MAC(key, b[:off])
+	if err != nil {
+		return err
+	}
+	var got [8]byte
+	valid := 1
+	for i := range got {
+		hi, ok1 := unhex(b[off+2*i])
+		lo, ok2 := unhex(b[off+2*i+1])
+		if !ok1 || !ok2 {
+			valid = 0
+		}
+		got[i] = hi<<4 | lo
+	}
+	if subtle.ConstantTimeCompare(got[:], want[:])&valid != 1 {
+		return ErrMACMismatch
+	}
+	return nil
+}
+
+// EncodeMAC packs m signed with key: m with an 8-byte DE64 placeholder is
+// encoded, then SignMAC writes the MAC. m itself is not changed.
+func EncodeMAC(m *Message, key []byte) ([]byte, error) {
+	if m == nil {
+		return nil, errNilMessage
+	}
+	if len(key) != 16 {
+		return nil, ErrMACKey
+	}
+	signed := *m
+	signed.MAC = make([]byte, 8)
+	b, err := Encode(&signed)
+	if err != nil {
+		return nil, err
+	}
+	if err := SignMAC(b, key); err != nil {
+		return nil, err
+	}
+	return b, nil
+}

@@ -1,0 +1,242 @@
+package iso
+
+import (
+	"fmt"
+
+	"github.com/moov-io/iso8583"
+	"github.com/moov-io/iso8583/encoding"
+	"github.com/moov-io/iso8583/field"
+	"github.com/moov-io/iso8583/prefix"
+)
+
+// lenKind is how a field's length is carried.
+type lenKind uint8
+
+const (
+	fixed  lenKind = iota // no prefix: always max characters
+	llvar                 // 2 ASCII digits, then up to max characters
+	lllvar                // 3 ASCII digits, then up to max characters
+)
+
+// prefixLen is the number of length digits before the field's content.
+func (k lenKind) prefixLen() int {
+	switch k {
+	case llvar:
+		return 2
+	case lllvar:
+		return 3
+	}
+	return 0
+}
+
+// class is what a field's characters may be.
+type class uint8
+
+const (
+	classN    class = iota + 1 // ASCII digits (carried as text, validated here)
+	classAN                    // letters, digits and space
+	classANS                   // printable ASCII, 0x20-0x7E
+	classHex                   // hex digits, two per byte; the Message holds the bytes
+	classBig5                  // raw Big5 bytes, not validated; the length counts bytes
+)
+
+// format is one field of the partner interface (contract section 3). max
+// counts characters on the wire: digits, hex digits or Big5 bytes.
+type format struct {
+	kind  lenKind
+	max   int
+	class class
+	name  string
+}
+
+// contractFields lists, in wire order, the fields of partner interface v1.
+func contractFields() [22]int {
+	return [22]int{2, 3, 7, 11, 12, 13, 14, 22, 23, 32, 37, 38, 39, 41, 42, 54, 55, 61, 62, 63, 64, 70}
+}
+
+// contractFormat is the format of field n in partner interface v1; ok is
+// false for a field the interface does not carry.
+func contractFormat(n int) (f format, ok bool) {
+	switch n {
+	case 2:
+		return format{llvar, 19, classN, "primary account number"}, true
+	case 3:
+		return format{fixed, 6, classN, "processing code"}, true
+	case 7:
+		return format{fixed, 10, classN, "transmission date and time"}, true
+	case 11:
+		return format{fixed, 6, classN, "systems trace audit number"}, true
+	case 12:
+		return format{fixed, 6, classN, "local time"}, true
+	case 13:
+		return format{fixed, 4, classN, "local date"}, true
+	case 14:
+		return format{fixed, 4, classN, "card expiry"}, true
+	case 22:
+		return format{fixed, 3, classN, "POS entry mode"}, true
+	case 23:
+		return format{fixed, 3, classN, "card sequence number"}, true
+	case 32:
+		return format{llvar, 11, classN, "acquiring institution code"}, true
+	case 37:
+		return format{fixed, 12, classAN, "retrieval reference number"}, true
+	case 38:
+		return format{fixed, 6, classAN, "authorization id"}, true
+	case 39:
+		return format{fixed, 2, classAN, "response code"}, true
+	case 41:
+		return format{fixed, 8, classANS, "terminal id"}, true
+	case 42:
+		return format{fixed, 15, classANS, "card acceptor id"}, true
+	case 54:
+		return format{lllvar, 120, classAN, "additional amounts"}, true
+	case 55:
+		return format{lllvar, 510, classHex, "ICC data"}, true
+	case 61:
+		return format{lllvar, 999, classBig5, "screen text"}, true
+	case 62:
+		return format{lllvar, 999, classBig5, "statement data"}, true
+	case 63:
+		return format{lllvar, 999, classBig5, "receipt text"}, true
+	case 64:
+		return format{fixed, 16, classHex, "MAC"}, true
+	case 70:
+		return format{fixed, 3, classN, "network management code"}, true
+	}
+	return format{}, false
+}
+
+// format1987 is the ISO 8583:1987 ASCII layout (as in jPOS's iso87ascii) of a
+// field the partner interface does not carry. It is used only to step over
+// such a field, so that the fields after it (DE11, DE32, DE41...) are still
+// recovered and the request can be answered 30 instead of not at all. ok is
+// false for field 65 (a tertiary bitmap) and numbers outside 2..128.
+func format1987(n int) (kind lenKind, max int, ok bool) {
+	switch {
+	case n == 2:
+		return llvar, 19, true
+	case n == 32 || n == 33 || n == 99 || n == 100:
+		return llvar, 11, true
+	case n == 34:
+		return llvar, 28, true
+	case n == 35:
+		return llvar, 37, true
+	case n == 44:
+		return llvar, 25, true
+	case n == 45:
+		return llvar, 76, true
+	case n == 101:
+		return llvar, 17, true
+	case n == 102 || n == 103:
+		return llvar, 28, true
+	case n == 36:
+		return lllvar, 104, true
+	case n == 54:
+		return lllvar, 120, true
+	case n == 104:
+		return lllvar, 100, true
+	case (n >= 46 && n <= 48) || (n >= 55 && n <= 63) || (n >= 105 && n <= 127):
+		return lllvar, 999, true
+	case n == 52 || n == 64 || n == 96 || n == 128:
+		return fixed, 16, true // b64 as hex digits
+	case n == 65:
+		return 0, 0, false
+	}
+	switch n {
+	case 3, 11, 12, 73:
+		return fixed, 6, true
+	case 4, 5, 6, 82, 83, 84, 85:
+		return fixed, 12, true
+	case 7, 74, 75, 76, 77, 78, 79, 80, 81:
+		return fixed, 10, true
+	case 8, 9, 10:
+		return fixed, 8, true
+	case 13, 14, 15, 16, 17, 18, 71, 72:
+		return fixed, 4, true
+	case 19, 20, 21, 22, 23, 24, 40, 49, 50, 51, 68, 69, 70:
+		return fixed, 3, true
+	case 25, 26, 39, 67, 92:
+		return fixed, 2, true
+	case 27, 66, 91:
+		return fixed, 1, true
+	case 28, 29, 30, 31:
+		return fixed, 9, true // x+n8
+	case 37:
+		return fixed, 12, true
+	case 38:
+		return fixed, 6, true
+	case 41:
+		return fixed, 8, true
+	case 42:
+		return fixed, 15, true
+	case 43:
+		return fixed, 40, true
+	case 53, 86, 87, 88, 89:
+		return fixed, 16, true
+	case 90, 95:
+		return fixed, 42, true
+	case 93:
+		return fixed, 5, true
+	case 94:
+		return fixed, 7, true
+	case 97:
+		return fixed, 17, true // x+n16
+	case 98:
+		return fixed, 25, true
+	}
+	return 0, 0, false
+}
+
+// Spec is partner interface v1 as a moov-io/iso8583 message spec: ISO
+// 8583:1987 ASCII, a 4-digit MTI, bitmaps as 16 upper-case hex digits each
+// (a secondary one only when a field above 64 is present), every numeric
+// field as ASCII text (field.String: DE3 keeps its leading zeros, a 19-digit
+// PAN does not overflow), DE55 and DE64 as text holding hex digits (the DE55
+// prefix counts hex digits, as jPOS's IFA_LLLCHAR does), DE61-63 as raw Big5
+// bytes whose prefix counts bytes.
+//
+// Each call builds a new spec: callers may change theirs. Encode and Decode
+// implement the same layout directly (faster, with typed errors that never
+// carry field values and recovery past a malformed field); the tests check
+// that moov packs and unpacks every reference message exactly as they do.
+// Field content rules moov does not express (digits only in n fields, hex
+// digits in DE55/DE64) are checked by Encode and Decode, not by moov.
+func Spec() *iso8583.MessageSpec {
+	fields := map[int]field.Field{
+		0: field.NewString(&field.Spec{
+			Length:      4,
+			Description: "Message Type Indicator",
+			Enc:         encoding.ASCII,
+			Pref:        prefix.ASCII.Fixed,
+		}),
+		1: field.NewBitmap(&field.Spec{
+			Length:      8,
+			Description: "Bitmap",
+			Enc:         encoding.BytesToASCIIHex,
+			Pref:        prefix.Hex.Fixed,
+		}),
+	}
+	for _, n := range contractFields() {
+		f, _ := contractFormat(n)
+		var pref prefix.Prefixer
+		switch f.kind {
+		case fixed:
+			pref = prefix.ASCII.Fixed
+		case llvar:
+			pref = prefix.ASCII.LL
+		case lllvar:
+			pref = prefix.ASCII.LLL
+		}
+		enc := encoding.Encoder(encoding.ASCII)
+		if f.class == classBig5 {
+			enc = encoding.Binary // Big5 bytes are above 0x7F: ASCII would refuse them
+		}
+		fields[n] = field.NewString(&field.Spec{
+			Length:      f.max,
+			Description: fmt.Sprintf("DE%d %s", n, f.name),
+			Enc:         enc,
+			Pref:        pref,
+		})
+	}
+	return &iso8583.MessageSpec{Name: "atmgw partner interface v1 (ISO 8583:1987 ASCII)", Fields: fields}
+}
