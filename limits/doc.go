@@ -1,0 +1,34 @@
+// Package limits lays out what an ATM shows and prints, within what it can
+// show and print: the screen (DE61), statement (DE62) and receipt (DE63)
+// texts of partner interface v1, sections 4 and 5, and the profiles
+// (columns × lines) of each institution's screens and receipts.
+//
+// Profiles: a Book holds a Pair (screen and receipt Profile) per
+// institution, per terminal-id prefix within it (the longest prefix wins)
+// and an optional default; Validate refuses a profile too small for an
+// approved answer (MinColumns, MinScreenLines, MinReceiptLines) or too wide
+// (MaxColumns).
+//
+// Big5: texts are Big5 as code page 950 has it. EncodeBig5 turns every
+// character CP950 does not have (𠀋, emoji, 堃, 犇, ①, and the Hong Kong
+// HKSCS characters other Big5 tables put in CP950's user-defined areas)
+// into ？, so it never fails; Width measures a UTF-8 string in columns
+// (ASCII 1, anything else 2, which is also its length in Big5); Fit and
+// TruncateBig5 shorten without cutting a character; DecodeBig5 and Check
+// read texts back. The CP950 table is built once, on first use, from
+// golang.org/x/text's Big5 decoder and is read-only afterwards.
+//
+// Layout: Screen and Receipt render an approved inquiry (Inquiry) for a
+// profile, Message a decline or other short text, Statement the fixed-width
+// DE62 and ParseStatement reads it back. Lines are separated by LF with no
+// LF after the last. A line never exceeds the profile's columns, a text
+// never exceeds its lines nor MaxText bytes, a character is never cut, and
+// amounts, dates and identifiers are written whole or not at all; within
+// those limits an approved answer always shows the masked name (MaskName),
+// the as-of date, every row and the totals. What gives way first when a
+// profile is short is written in docs/layout.md: the lag notice, then the
+// receipt's separators, the column header and the title; unit names are
+// shortened, never amounts or dates.
+//
+// It knows nothing of ISO 8583 or SQL.
+package limits

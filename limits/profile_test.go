@@ -1,0 +1,132 @@
+package limits
+
+import (
+	"strings"
+	"sync"
+	"testing"
+)
+
+func TestValidatePartners(t *testing.T) {
+	for _, pp := range partnerProfiles() {
+		if err := Validate(pp.pair); err != nil {
+			t.Errorf("%s: %v", pp.file, err)
+		}
+	}
+	if err := Validate(MinimumPair()); err != nil {
+		t.Errorf("minimum pair: %v", err)
+	}
+}
+
+func TestValidateRefuses(t *testing.T) {
+	ok := MinimumPair()
+	for _, c := range []struct {
+		name  string
+		pair  Pair
+		wants []string
+	}{
+		{"narrow screen", Pair{Profile{30, 16}, ok.Receipt}, []string{"screen profile 30x16", "at least 31 columns", "累計運用收益金額"}},
+		{"short screen", Pair{Profile{40, 9}, ok.Receipt}, []string{"screen profile 40x9", "at least 10 lines", "six rows"}},
+		{"short receipt", Pair{ok.Screen, Profile{40, 14}}, []string{"receipt profile 40x14", "at least 15 lines", "DE37"}},
+		{"wide receipt", Pair{ok.Screen, Profile{81, 30}}, []string{"receipt profile 81x30", "at most 80 columns", "999 bytes"}},
+		{"zero", Pair{}, []string{"screen profile 0x0", "receipt profile 0x0"}},
+	} {
+		err := Validate(c.pair)
+		if err == nil {
+			t.Errorf("%s: accepted", c.name)
+			continue
+		}
+		for _, w := range c.wants {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: %q does not say %q", c.name, err, w)
+			}
+		}
+	}
+}
+
+func TestBook(t *testing.T) {
+	b := NewBook()
+	post := Pair{Profile{40, 16}, Profile{40, 24}}
+	kiosk := Pair{Profile{32, 20}, Profile{32, 30}}
+	kiosk9 := Pair{Profile{36, 20}, Profile{36, 30}}
+	land := Pair{Profile{40, 16}, Profile{40, 24}}
+	for _, a := range []struct {
+		inst, prefix string
+		p            Pair
+	}{{"700", "", post}, {"700", "KSK", kiosk}, {"700", "KSK9", kiosk9}, {"005", "", land}} {
+		if err := b.Add(a.inst, a.prefix, a.p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(inst, term string, want Pair, wantOK bool) {
+		t.Helper()
+		got, ok := b.Lookup(inst, term)
+		if got != want || ok != wantOK {
+			t.Errorf("Lookup(%q, %q) = %v %v, want %v %v", inst, term, got, ok, want, wantOK)
+		}
+	}
+	check("700", "ATM70001", post, true)
+	check("700", "KSK00001", kiosk, true)
+	check("700", "KSK90001", kiosk9, true) // longest prefix wins
+	check("700", "KS", post, true)
+	check("005", "KSK00001", land, true) // prefixes belong to their institution
+	check("999", "ATM", MinimumPair(), false)
+
+	if err := b.Add("700", "KSK", kiosk); err == nil || !strings.Contains(err.Error(), "twice") {
+		t.Errorf("second 700 KSK: %v", err)
+	}
+	if err := b.Add("700", "", post); err == nil {
+		t.Error("second 700 accepted")
+	}
+	if err := b.Add("808", "", Pair{Profile{20, 16}, Profile{40, 24}}); err == nil || !strings.Contains(err.Error(), "institution 808") {
+		t.Errorf("too small: %v", err)
+	}
+	if _, ok := b.Lookup("808", ""); ok {
+		t.Error("a refused pair was added")
+	}
+	if err := b.Add("", "", post); err == nil {
+		t.Error("empty institution accepted")
+	}
+	if err := b.SetDefault(Pair{}); err == nil {
+		t.Error("invalid default accepted")
+	}
+	if err := b.SetDefault(kiosk); err != nil {
+		t.Fatal(err)
+	}
+	check("999", "ATM", kiosk, true)
+
+	var nilBook *Book
+	if p, ok := nilBook.Lookup("700", ""); ok || p != MinimumPair() {
+		t.Errorf("nil book: %v %v", p, ok)
+	}
+	var zero Book
+	if err := zero.Add("700", "", post); err != nil {
+		t.Errorf("zero book: %v", err)
+	}
+}
+
+// TestBookConcurrent runs lookups while profiles are added (for -race).
+func TestBookConcurrent(t *testing.T) {
+	b := NewBook()
+	if err := b.Add("700", "", MinimumPair()); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 200 {
+				if _, ok := b.Lookup("700", "KSK1"); !ok {
+					t.Errorf("goroutine %d: 700 not found", g)
+					return
+				}
+			}
+		}()
+	}
+	for _, prefix := range []string{"A", "B", "KSK", "KSK1"} {
+		if err := b.Add("700", prefix, MinimumPair()); err != nil {
+			t.Error(err)
+		}
+	}
+	wg.Wait()
+}

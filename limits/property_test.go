@@ -1,0 +1,324 @@
+package limits
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bli/atmgw/card"
+	"github.com/bli/atmgw/ledger"
+)
+
+// shown is what s looks like on a terminal: control characters as spaces,
+// characters outside CP950 as ？.
+func shown(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7F {
+			return ' '
+		}
+		return r
+	}, s)
+	return DecodeBig5(EncodeBig5(s))
+}
+
+// commas formats v with thousands separators, independently of appendAmount.
+func commas(v int64) string {
+	s := strconv.FormatInt(v, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+func clamp12(v int64) int64 { return max(min(v, 999999999999), -999999999999) }
+
+// endsWithAmount reports whether line ends with v, with or without
+// separators, preceded by a space or a full-width colon.
+func endsWithAmount(line string, v int64) bool {
+	for _, s := range []string{commas(v), strconv.FormatInt(v, 10)} {
+		if strings.HasSuffix(line, " "+s) || strings.HasSuffix(line, "："+s) {
+			return true
+		}
+	}
+	return false
+}
+
+func rocMonth(y, m int) string { return fmt.Sprintf("%03d/%02d", y-1911, m) }
+
+func rocDate(t time.Time) string {
+	return fmt.Sprintf("%03d/%02d/%02d", t.Year()-1911, int(t.Month()), t.Day())
+}
+
+// assertContent checks that an approved screen or receipt shows what the
+// contract asks for: the masked name (as much as fits), the as-of date,
+// every row (date, kind and amount on one line, and a prefix of its unit
+// name), the totals or the seniority; a receipt also the institution,
+// terminal, date and time, DE37 and the PAN's last four digits. The lag
+// notice, when shown, is the last line and comes with the title. With
+// units set, a row's unit name must show at least in part.
+func assertContent(t *testing.T, what string, text []byte, in Inquiry, receipt, units bool) {
+	t.Helper()
+	lines := strings.Split(DecodeBig5(text), "\n")
+	find := func(prefix string) (int, string) {
+		for i, l := range lines {
+			if strings.HasPrefix(l, prefix) {
+				return i, l
+			}
+		}
+		return -1, ""
+	}
+	cols := 0
+	for _, l := range lines {
+		cols = max(cols, Width(l))
+	}
+	failf := func(format string, args ...any) {
+		t.Helper()
+		t.Errorf("%s: "+format+"\n%s", append([]any{what}, append(args, strings.Join(lines, "\n"))...)...)
+	}
+
+	if i, l := find(labelName); i < 0 {
+		failf("no name line")
+	} else if got, want := strings.TrimPrefix(l, labelName), shown(MaskName(in.Name)); !strings.HasPrefix(want, got) || (want != "" && got == "") {
+		failf("name %q, want (a prefix of) %q", got, want)
+	}
+	pension := in.Service != card.ServiceInsurance
+	var asOf time.Time
+	type rowWant struct {
+		start, unit string
+		amount      int64
+	}
+	var rows []rowWant
+	if pension && in.Pension != nil {
+		asOf = in.Pension.AsOf
+		for i, r := range in.Pension.Rows {
+			if i == maxRows {
+				break
+			}
+			rows = append(rows, rowWant{rocMonth(r.Year, r.Month) + " " + pensionKind(r.Kind), shown(trimUnit(r.Unit)), clamp12(r.Amount)})
+		}
+	} else if !pension && in.Insurance != nil {
+		asOf = in.Insurance.AsOf
+		for i, r := range in.Insurance.Rows {
+			if i == maxRows {
+				break
+			}
+			rows = append(rows, rowWant{rocDate(r.Date) + " " + insuranceKind(r.Kind), shown(trimUnit(r.Unit)), min(max(r.Salary, 0), 9999999)})
+		}
+	} else {
+		asOf = in.Time
+	}
+	if i, _ := find(labelAsOf + rocDate(asOf)); i < 0 {
+		failf("no as-of line %s", rocDate(asOf))
+	}
+	used := make([]bool, len(lines))
+	for _, r := range rows {
+		found := false
+		for i, l := range lines {
+			if used[i] || !strings.HasPrefix(l, r.start) || !endsWithAmount(l, r.amount) {
+				continue
+			}
+			used[i], found = true, true
+			unit := strings.TrimSpace(strings.TrimPrefix(l, r.start))
+			unit = strings.TrimSpace(unit[:strings.LastIndexByte(unit, ' ')+1])
+			if unit == "" && i+1 < len(lines) && strings.HasPrefix(lines[i+1], "  ") {
+				unit = strings.TrimSpace(lines[i+1])
+				used[i+1] = true
+			}
+			if !strings.HasPrefix(r.unit, unit) {
+				failf("row %q shows unit %q, not a prefix of %q", r.start, unit, r.unit)
+			}
+			if units && r.unit != "" && unit == "" {
+				failf("row %q shows no unit name", r.start)
+			}
+			break
+		}
+		if !found {
+			failf("no line for row %q ... %d", r.start, r.amount)
+		}
+	}
+	if len(rows) == 0 {
+		no := noInsurance
+		if pension {
+			no = noPension
+		}
+		if i, _ := find(no); i < 0 {
+			failf("no %q line", no)
+		}
+	}
+	if pension {
+		var c, e int64
+		if in.Pension != nil {
+			c, e = clamp12(in.Pension.Contributions), clamp12(in.Pension.Earnings)
+		}
+		if _, l := find(labelContributions); !endsWithAmount(l, c) {
+			failf("contributions line %q, want %d", l, c)
+		}
+		if _, l := find(labelEarnings); !endsWithAmount(l, e) {
+			failf("earnings line %q, want %d", l, e)
+		}
+	} else {
+		var y, d int
+		if in.Insurance != nil && in.Insurance.SeniorityDays > 0 {
+			y, d = in.Insurance.Seniority()
+			y = min(y, 999)
+		}
+		want := fmt.Sprintf("%d年%d日", y, d)
+		if _, l := find(labelSeniority); !strings.HasSuffix(l, want) {
+			failf("seniority line %q, want %s", l, want)
+		}
+	}
+	if receipt {
+		if _, l := find(labelInstitution); !strings.HasPrefix(l, labelInstitution+Fit(shown(in.Institution), cols-Width(labelInstitution))) {
+			failf("institution line %q", l)
+		}
+		for _, f := range []struct{ label, value string }{
+			{labelTerminal, in.Terminal},
+			{labelTime, rocDate(in.Time) + " " + in.Time.Format("15:04:05")},
+			{labelRRN, in.RRN},
+			{labelPAN, in.PANLast4},
+		} {
+			if i, _ := find(f.label + shown(f.value)); i < 0 {
+				failf("no line %s%s", f.label, f.value)
+			}
+		}
+	}
+	if i, _ := find(lagNotice); i >= 0 {
+		if i != len(lines)-1 {
+			failf("lag notice on line %d of %d", i+1, len(lines))
+		}
+		title := titleInsurance
+		if pension {
+			title = titlePension
+		}
+		if !strings.Contains(lines[0], title) {
+			failf("lag notice shown but the title is not")
+		}
+	}
+}
+
+// randText returns up to n characters drawn from ASCII, CP950 hanzi,
+// characters CP950 lacks, control characters and invalid UTF-8.
+func randText(r *rand.Rand, n int) string {
+	pool := []string{"A", "z", "7", " ", "-", ".", "台", "灣", "積", "體", "電", "路", "股", "份", "有", "限", "公", "司",
+		"婷", "包", "港", "碁", "○", "，", "€", "𠀋", "😀", "堃", "犇", "①", "ア", "é", "\n", "\t", "\x00", "\x7f", "\xff", "\xe5\x8f"}
+	var b strings.Builder
+	for range r.IntN(n + 1) {
+		b.WriteString(pool[r.IntN(len(pool))])
+	}
+	return b.String()
+}
+
+func randAmount(r *rand.Rand) int64 {
+	switch r.IntN(8) {
+	case 0:
+		return 0
+	case 1:
+		return -r.Int64N(100000)
+	case 2:
+		return r.Int64N(2_000_000_000_000) - 1_000_000_000_000
+	case 3:
+		return []int64{math.MaxInt64, math.MinInt64, 999999999999, -999999999999, 1e13}[r.IntN(5)]
+	}
+	return r.Int64N(100000)
+}
+
+func randInquiry(r *rand.Rand) Inquiry {
+	in := Inquiry{
+		Service:         card.Service(1 + r.IntN(2)),
+		Name:            randText(r, 8),
+		Institution:     []string{"005", "700", "99999999999"}[r.IntN(3)],
+		InstitutionName: randText(r, 30),
+		Terminal:        []string{"ATM70001", "KSK00001", "", "終端"}[r.IntN(4)],
+		RRN:             strconv.FormatInt(r.Int64N(1e12), 10),
+		PANLast4:        strconv.Itoa(1000 + r.IntN(9000)),
+		Time:            time.Date(1950+r.IntN(150), time.Month(1+r.IntN(12)), 1+r.IntN(28), r.IntN(24), r.IntN(60), r.IntN(60), 0, time.UTC),
+	}
+	asOf := time.Date(1950+r.IntN(150), time.Month(1+r.IntN(12)), 1+r.IntN(28), 0, 0, 0, 0, time.UTC)
+	n := r.IntN(8) // sometimes more than six: only six show
+	if in.Service == card.ServicePension {
+		st := &ledger.PensionStatement{AsOf: asOf, Contributions: randAmount(r), Earnings: randAmount(r)}
+		for range n {
+			st.Rows = append(st.Rows, ledger.PensionRow{Year: 1950 + r.IntN(150), Month: 1 + r.IntN(12),
+				Kind: ledger.PensionKind(1 + r.IntN(5)), Unit: randText(r, 45), Amount: randAmount(r)})
+		}
+		if r.IntN(20) > 0 {
+			in.Pension = st
+		}
+	} else {
+		st := &ledger.InsuranceStatement{AsOf: asOf, SeniorityDays: r.IntN(500 * 365)}
+		for range n {
+			st.Rows = append(st.Rows, ledger.InsuranceRow{Date: time.Date(1950+r.IntN(150), time.Month(1+r.IntN(12)), 1+r.IntN(28), 0, 0, 0, 0, time.UTC),
+				Kind: ledger.InsuranceKind(11 + r.IntN(3)), Unit: randText(r, 45), Salary: r.Int64N(20_000_000) - 1000})
+		}
+		if r.IntN(20) > 0 {
+			in.Insurance = st
+		}
+	}
+	return in
+}
+
+// TestPropertyValidProfiles: for random inquiries on random valid profiles,
+// the Big5 bytes keep the hard rules (Check decodes, measures every line,
+// counts the lines, and finds no cut or non-CP950 character) and show all
+// the mandatory content.
+func TestPropertyValidProfiles(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range 600 {
+		in := randInquiry(r)
+		screen := Profile{MinColumns + r.IntN(MaxColumns-MinColumns+1), MinScreenLines + r.IntN(30)}
+		receipt := Profile{MinColumns + r.IntN(MaxColumns-MinColumns+1), MinReceiptLines + r.IntN(30)}
+		if err := Validate(Pair{screen, receipt}); err != nil {
+			t.Fatal(err)
+		}
+		s, rc, st := Screen(screen, in), Receipt(receipt, in), Statement(in)
+		what := fmt.Sprintf("case %d %v", i, in.Service)
+		if err := Check(screen, s); err != nil {
+			t.Fatalf("%s screen %v: %v\n%s", what, screen, err, DecodeBig5(s))
+		}
+		if err := Check(receipt, rc); err != nil {
+			t.Fatalf("%s receipt %v: %v\n%s", what, receipt, err, DecodeBig5(rc))
+		}
+		assertContent(t, fmt.Sprintf("%s screen %v", what, screen), s, in, false, false)
+		assertContent(t, fmt.Sprintf("%s receipt %v", what, receipt), rc, in, true, false)
+		if _, err := ParseStatement(st); err != nil {
+			t.Fatalf("%s: statement does not parse: %v\n%q", what, err, st)
+		}
+		if t.Failed() {
+			return
+		}
+	}
+}
+
+// TestPropertyAnyProfile: on any profile, however small or odd, the hard
+// rules hold and nothing panics.
+func TestPropertyAnyProfile(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range 600 {
+		in := randInquiry(r)
+		p := Profile{r.IntN(100) - 2, r.IntN(40) - 2}
+		for _, out := range [][]byte{Screen(p, in), Receipt(p, in), Message(p, randText(r, 80))} {
+			if p.Columns <= 0 || p.Lines <= 0 {
+				if len(out) != 0 {
+					t.Fatalf("case %d: profile %v gave %q", i, p, out)
+				}
+				continue
+			}
+			if err := Check(p, out); err != nil {
+				t.Fatalf("case %d profile %v: %v\n%s", i, p, err, DecodeBig5(out))
+			}
+		}
+	}
+}
