@@ -1,0 +1,116 @@
+package gateway_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/bli/atmgw/card"
+	"github.com/bli/atmgw/gateway/gatewaytest"
+	"github.com/bli/atmgw/internal/testclient"
+	"github.com/bli/atmgw/internal/testledger"
+	"github.com/bli/atmgw/iso"
+	"github.com/bli/atmgw/ledger/pgtest"
+	"github.com/bli/atmgw/ledger/postgres"
+)
+
+// TestDatabaseStoppedMidRun stops a real PostgreSQL under a running
+// gateway: while it is down every inquiry is answered 91 (quickly: the
+// breaker opens), no connection is lost, and once it is back inquiries are
+// approved again without any restart. When the gateway stops, no goroutine
+// is left behind.
+func TestDatabaseStoppedMidRun(t *testing.T) {
+	pg := pgtest.StartServer(t)
+	ctx := context.Background()
+	st, err := postgres.Open(ctx, pg.URL(), postgres.Options{MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := postgres.Migrate(ctx, st.Pool()); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	testledger.Write(t, dir)
+	h, _ := card.NewPANHasher(mustHexKey())
+	if rep, err := postgres.Load(ctx, st.Pool(), dir, h, nil); err != nil || len(rep.Errors) > 0 {
+		t.Fatalf("load: %v %v", err, rep.Errors)
+	}
+	st.Close()
+
+	// Everything started from here on must be gone at the end.
+	before := goleak.IgnoreCurrent()
+	t.Run("run", func(t *testing.T) {
+		gw := gatewaytest.Start(t, gatewaytest.WithDatabase(pg.URL()), gatewaytest.WithoutRateLimit())
+		c, err := testclient.Dial(gw.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		stan := 0
+		send := func() *iso.Message {
+			stan++
+			m := &iso.Message{MTI: "0800", TransmissionTime: "1124153000", STAN: fmt.Sprintf("%06d", stan), Institution: "700", NetworkCode: "001"}
+			if stan > 1 {
+				icc := card.BuildICC(card.ICC{CID: 0x80, ATC: uint16(stan)})
+				m = &iso.Message{MTI: "0200", PAN: testledger.PanOK, ProcessingCode: "390000", TransmissionTime: "1124153010",
+					STAN: fmt.Sprintf("%06d", stan), LocalTime: "153010", LocalDate: "1124", Expiry: "3012", EntryMode: "051",
+					Institution: "700", RRN: fmt.Sprintf("26112400%04d", stan), TerminalID: "ATM70001", ICC: icc}
+			}
+			r, err := c.Do(m, nil, 10*time.Second)
+			if err != nil {
+				t.Fatalf("STAN %d: %v", stan, err)
+			}
+			return r
+		}
+		if r := send(); r.ResponseCode != "00" {
+			t.Fatalf("sign-on: %s", r.ResponseCode)
+		}
+		for i := 0; i < 5; i++ {
+			if r := send(); r.ResponseCode != "00" {
+				t.Fatalf("before the stop: %s", r.ResponseCode)
+			}
+		}
+		pg.Stop()
+		var slowest time.Duration
+		for i := 0; i < 30; i++ {
+			start := time.Now()
+			r := send()
+			if d := time.Since(start); d > slowest {
+				slowest = d
+			}
+			if r.ResponseCode != "91" {
+				t.Fatalf("database down, inquiry %d: %s, want 91", i, r.ResponseCode)
+			}
+		}
+		// Not a speed target (see the benchmarks), a sanity bound: a
+		// gateway waiting on a dead database would take the client's
+		// whole timeout, not this.
+		if slowest > 5*time.Second {
+			t.Errorf("a 91 took %v while the database was down", slowest)
+		}
+		pg.Start()
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			r := send()
+			if r.ResponseCode == "00" {
+				break
+			}
+			if r.ResponseCode != "91" || time.Now().After(deadline) {
+				t.Fatalf("after the database came back: %s", r.ResponseCode)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	goleak.VerifyNone(t, before)
+}
+
+func mustHexKey() []byte {
+	k := make([]byte, 32)
+	for i := range k {
+		k[i] = byte(i)
+	}
+	return k
+}

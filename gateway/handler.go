@@ -1,0 +1,446 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/bli/atmgw/card"
+	"github.com/bli/atmgw/iso"
+	"github.com/bli/atmgw/ledger"
+	"github.com/bli/atmgw/limits"
+)
+
+// Request is one frame as the handlers see it: the decoded message (partial
+// when Err is set), the packed bytes (for the MAC) and the decode error.
+type Request struct {
+	Msg *iso.Message
+	Raw []byte
+	Err error
+}
+
+// Response is what a handler answers: the message and the MAC key to sign it
+// with (nil: unsigned).
+type Response struct {
+	Msg    *iso.Message
+	MACKey []byte
+	// Decision notes why the answer is what it is, for logs and tests
+	// ("approved", "no consent", ...). Never holds card data.
+	Decision string
+}
+
+// Handler takes requests through the decisions of the partner interface.
+// It holds the state shared by all connections (duplicate window, ATC
+// tracker, rate limiter) and needs no socket: tests call its methods.
+type Handler struct {
+	opts     *Options
+	partners map[string]*Partner
+	dupes    *dupes
+	atc      *card.ATCTracker
+	rate     *card.RateLimiter
+	authSeq  atomic.Uint64
+}
+
+// NewHandler builds the handler of a Server from validated options.
+func NewHandler(opts *Options) (*Handler, error) {
+	if err := opts.setDefaults(); err != nil {
+		return nil, err
+	}
+	h := &Handler{
+		opts:     opts,
+		partners: make(map[string]*Partner, len(opts.Partners)),
+		dupes:    newDupes(opts.DuplicateWindow),
+		atc:      card.NewATCTracker(),
+	}
+	limit := opts.RateLimit
+	if limit < 0 {
+		limit = 0
+	}
+	h.rate = card.NewRateLimiter(limit, opts.RateWindow)
+	for i := range opts.Partners {
+		p := &opts.Partners[i]
+		if _, dup := h.partners[p.Institution]; dup {
+			return nil, fmt.Errorf("gateway: partner %s listed twice", p.Institution)
+		}
+		h.partners[p.Institution] = p
+	}
+	// Start DE38 references somewhere that differs between restarts.
+	h.authSeq.Store(uint64(opts.Now().UnixNano()) % 1_000_000)
+	return h, nil
+}
+
+// Partner returns the configured partner of an institution code.
+func (h *Handler) Partner(institution string) *Partner { return h.partners[institution] }
+
+// NetworkManagement answers an 0800 (decisions 2 and 3 already passed for
+// the MTI). current is the partner the connection is bound to (nil: not
+// signed on); the returned partner is the binding after this request.
+func (h *Handler) NetworkManagement(req *Request, current *Partner, remote netip.Addr) (Response, *Partner) {
+	m := req.Msg
+	resp := &iso.Message{
+		MTI:              iso.MTINetworkResponse,
+		TransmissionTime: m.TransmissionTime,
+		STAN:             m.STAN,
+		Institution:      m.Institution,
+		NetworkCode:      m.NetworkCode,
+	}
+	if f := missing0800(m, req.Err); f != 0 {
+		clearField(resp, f)
+		resp.ResponseCode = iso.RCFormatError
+		return Response{Msg: resp, Decision: fmt.Sprintf("DE%d missing or malformed", f)}, current
+	}
+	switch m.NetworkCode {
+	case iso.NetSignOn:
+		p := h.partners[m.Institution]
+		switch {
+		case p == nil:
+			resp.ResponseCode = iso.RCDoNotHonour
+			return Response{Msg: resp, Decision: "sign-on: unknown institution"}, current
+		case !remote.IsValid() || !p.allowed(remote):
+			resp.ResponseCode = iso.RCDoNotHonour
+			return Response{Msg: resp, Decision: "sign-on: source address not allowed"}, current
+		case current != nil && current != p:
+			// One connection belongs to one institution.
+			resp.ResponseCode = iso.RCDoNotHonour
+			return Response{Msg: resp, Decision: "sign-on: connection bound to another institution"}, current
+		}
+		resp.ResponseCode = iso.RCApproved
+		return Response{Msg: resp, Decision: "signed on"}, p
+	case iso.NetSignOff:
+		resp.ResponseCode = iso.RCApproved
+		return Response{Msg: resp, Decision: "signed off"}, nil
+	case iso.NetEcho:
+		resp.ResponseCode = iso.RCApproved
+		return Response{Msg: resp, Decision: "echo"}, current
+	}
+	resp.ResponseCode = iso.RCInvalidTransaction
+	return Response{Msg: resp, Decision: "unknown network management code"}, current
+}
+
+// WrongMTI answers decision 2: a request MTI other than 0800 or 0200. The
+// second result is false when the MTI is itself a response (odd third
+// digit, e.g. 0210): that gets no answer, so that two peers never bounce
+// responses back and forth.
+func (h *Handler) WrongMTI(req *Request, current *Partner) (Response, bool) {
+	m := req.Msg
+	mti, ok := iso.ResponseMTI(m.MTI)
+	if !ok {
+		return Response{}, false
+	}
+	resp := &iso.Message{MTI: mti, STAN: m.STAN, TransmissionTime: m.TransmissionTime,
+		Institution: m.Institution, TerminalID: m.TerminalID, ResponseCode: iso.RCInvalidTransaction}
+	return Response{Msg: resp, Decision: "request MTI not 0800/0200"}, true
+}
+
+// Inquiry takes an 0200 through decisions 3 to 17. p is the partner the
+// connection is bound to (nil when not signed on).
+func (h *Handler) Inquiry(ctx context.Context, req *Request, p *Partner) Response {
+	m := req.Msg
+	now := h.opts.Now().In(taipei)
+	resp := &iso.Message{
+		MTI:              iso.MTIFinancialResponse,
+		PAN:              m.PAN,
+		ProcessingCode:   m.ProcessingCode,
+		TransmissionTime: m.TransmissionTime,
+		STAN:             m.STAN,
+		LocalTime:        m.LocalTime,
+		LocalDate:        m.LocalDate,
+		Institution:      m.Institution,
+		RRN:              m.RRN,
+		TerminalID:       m.TerminalID,
+	}
+	var key []byte
+	if p != nil {
+		key = p.MACKey
+	}
+	decline := func(rc, text, why string) Response {
+		resp.ResponseCode = rc
+		resp.Screen = limits.Message(h.profile(m.Institution, m.TerminalID, p).Screen, text)
+		if key != nil {
+			resp.MAC = make([]byte, 8)
+		}
+		return Response{Msg: resp, MACKey: key, Decision: why}
+	}
+
+	// 3. Mandatory field missing or malformed (DE55 included).
+	f, icc := h.check0200(m, req.Err, now)
+	if f != 0 {
+		clearField(resp, f)
+		return decline(iso.RCFormatError, textFormat, fmt.Sprintf("DE%d missing or malformed", f))
+	}
+	// 4. Not signed on.
+	if p == nil {
+		return decline(iso.RCUnavailable, textNotSignedOn, "not signed on")
+	}
+	// 5. DE32 is not the institution this connection belongs to.
+	if m.Institution != p.Institution {
+		return decline(iso.RCNotPermittedTerminal, textInstitution, "DE32 differs from the signed-on institution")
+	}
+	// 6. MAC missing or wrong.
+	if key != nil {
+		if len(m.MAC) == 0 {
+			return decline(iso.RCSecurityViolation, textMAC, "MAC missing")
+		}
+		if err := iso.VerifyMAC(req.Raw, key); err != nil {
+			return decline(iso.RCSecurityViolation, textMAC, "MAC wrong")
+		}
+	}
+	// 7. Duplicate of a request in the last window.
+	if h.dupes.seen(m.Institution+"|"+m.TerminalID+"|"+m.STAN+"|"+m.TransmissionTime, now) {
+		return decline(iso.RCDuplicate, textDuplicate, "duplicate DE32+DE41+DE11+DE7")
+	}
+	// 8. Unknown processing code.
+	var svc card.Service
+	switch m.ProcessingCode {
+	case iso.ProcPension:
+		svc = card.ServicePension
+	case iso.ProcInsurance:
+		svc = card.ServiceInsurance
+	default:
+		return decline(iso.RCInvalidTransaction, textUnknownService, "unknown processing code")
+	}
+	// 9. Not chip.
+	if !isChip(m.EntryMode) {
+		return decline(iso.RCNotPermittedCardholder, textNotChip, "DE22 not chip")
+	}
+	// 10. Card expired.
+	if err := card.CheckExpiry(m.Expiry, now); err != nil {
+		return decline(iso.RCExpiredCard, textExpired, "card expired")
+	}
+	// 11-13 need the consent record and the insured person; 16 the statement.
+	hash := h.opts.Hasher.Hash(m.PAN)
+	ans, err := h.opts.Store.Inquire(ctx, ledger.Query{Institution: p.Institution, PANHash: hash, Service: svc})
+	if err != nil {
+		h.opts.Logger.Warn("ledger unavailable", zap.String("stan", m.STAN), zap.String("institution", m.Institution), zap.Error(err))
+		return decline(iso.RCUnavailable, textUnavailable, "ledger unavailable")
+	}
+	if err := card.Validate(p.Institution, ans.Consent, ans.Person, svc); err != nil {
+		switch {
+		case errors.Is(err, card.ErrNoConsent):
+			return decline(iso.RCNoConsent, textNoConsent, "no consent")
+		case errors.Is(err, card.ErrRevoked):
+			return decline(iso.RCNotPermittedCardholder, textRevoked, "consent revoked")
+		case errors.Is(err, card.ErrServiceNotConsented):
+			return decline(iso.RCNotPermittedCardholder, textNotConsented, "service not consented")
+		default:
+			return decline(iso.RCRecordMismatch, textMismatch, "personal data mismatch")
+		}
+	}
+	// 14. ATC replay.
+	if !h.atc.Accept(hash, icc.ATC) {
+		return decline(iso.RCSecurityViolation, textATC, "ATC not above the highest accepted")
+	}
+	// 15. Per-card rate.
+	if !h.rate.Allow(hash, now) {
+		return decline(iso.RCFrequencyLimit, textRate, "over the per-card rate")
+	}
+	// 16. The statement itself.
+	if (svc == card.ServicePension && ans.Pension == nil) || (svc == card.ServiceInsurance && ans.Insurance == nil) {
+		return decline(iso.RCUnavailable, textUnavailable, "ledger returned no statement")
+	}
+	// 17. Approved.
+	pair := h.profile(m.Institution, m.TerminalID, p)
+	in := limits.Inquiry{
+		Service:         svc,
+		Name:            ans.Person.Name,
+		Institution:     p.Institution,
+		InstitutionName: p.Name,
+		Terminal:        m.TerminalID,
+		RRN:             m.RRN,
+		PANLast4:        card.PANLast4(m.PAN),
+		Time:            now,
+		Pension:         ans.Pension,
+		Insurance:       ans.Insurance,
+	}
+	resp.ResponseCode = iso.RCApproved
+	resp.AuthID = h.nextAuthID()
+	if svc == card.ServicePension {
+		resp.AdditionalAmounts = iso.FormatAmounts(ans.Pension.Contributions, ans.Pension.Earnings)
+	}
+	resp.Screen = limits.Screen(pair.Screen, in)
+	resp.Statement = limits.Statement(in)
+	resp.Receipt = limits.Receipt(pair.Receipt, in)
+	if key != nil {
+		resp.MAC = make([]byte, 8)
+	}
+	return Response{Msg: resp, MACKey: key, Decision: "approved"}
+}
+
+// profile finds the screen and receipt profiles for a response. Without a
+// bound partner it uses DE32's partner, and failing that the book's default.
+func (h *Handler) profile(institution, terminal string, p *Partner) limits.Pair {
+	if p != nil {
+		institution = p.Institution
+	}
+	pair, _ := h.opts.Profiles.Lookup(institution, terminal)
+	return pair
+}
+
+// nextAuthID gives DE38, the inquiry reference of an approved answer: six
+// characters, unique in this process for the next 2 billion answers.
+func (h *Handler) nextAuthID() string {
+	n := h.authSeq.Add(1) % (36 * 36 * 36 * 36 * 36 * 36)
+	s := strconv.FormatUint(n, 36)
+	const zeros = "000000"
+	return toUpper(zeros[:6-len(s)] + s)
+}
+
+func toUpper(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'a' && c <= 'z' {
+			b[i] = c - 'a' + 'A'
+		}
+	}
+	return string(b)
+}
+
+func isChip(entryMode string) bool {
+	return len(entryMode) == 3 && entryMode[0] == '0' && entryMode[1] == '5'
+}
+
+// check0200 is decision 3 for an 0200: it returns the number of the first
+// mandatory field missing or malformed (0: none) and the parsed chip data.
+func (h *Handler) check0200(m *iso.Message, decodeErr error, now time.Time) (int, card.ICC) {
+	if f := fieldOf(decodeErr); f != 0 {
+		return f, card.ICC{}
+	}
+	if decodeErr != nil {
+		return 1, card.ICC{} // structural problem after MTI and DE11 were recovered
+	}
+	switch {
+	case m.PAN == "":
+		return 2, card.ICC{}
+	case m.ProcessingCode == "":
+		return 3, card.ICC{}
+	case !validDateTime(m.TransmissionTime):
+		return 7, card.ICC{}
+	case m.STAN == "":
+		return 11, card.ICC{}
+	case !validTime(m.LocalTime):
+		return 12, card.ICC{}
+	case !validMMDD(m.LocalDate):
+		return 13, card.ICC{}
+	case !validExpiry(m.Expiry):
+		return 14, card.ICC{}
+	case m.EntryMode == "":
+		return 22, card.ICC{}
+	case m.Institution == "":
+		return 32, card.ICC{}
+	case m.RRN == "":
+		return 37, card.ICC{}
+	case m.TerminalID == "":
+		return 41, card.ICC{}
+	}
+	if !isChip(m.EntryMode) {
+		return 0, card.ICC{} // DE55 is mandatory only for chip; decision 9 answers the rest
+	}
+	if len(m.ICC) == 0 {
+		return 55, card.ICC{}
+	}
+	icc, err := card.ParseICC(m.ICC, m.CardSequence)
+	if err != nil {
+		return 55, card.ICC{}
+	}
+	return 0, icc
+}
+
+// missing0800 is decision 3 for an 0800.
+func missing0800(m *iso.Message, decodeErr error) int {
+	if f := fieldOf(decodeErr); f != 0 {
+		return f
+	}
+	switch {
+	case decodeErr != nil:
+		return 1
+	case !validDateTime(m.TransmissionTime):
+		return 7
+	case m.STAN == "":
+		return 11
+	case m.Institution == "":
+		return 32
+	case m.NetworkCode == "":
+		return 70
+	}
+	return 0
+}
+
+func fieldOf(err error) int {
+	var fe *iso.FieldError
+	if errors.As(err, &fe) {
+		return fe.Field
+	}
+	return 0
+}
+
+// clearField drops a malformed field from a response that would echo it.
+func clearField(m *iso.Message, f int) {
+	switch f {
+	case 2:
+		m.PAN = ""
+	case 3:
+		m.ProcessingCode = ""
+	case 7:
+		m.TransmissionTime = ""
+	case 11:
+		m.STAN = ""
+	case 12:
+		m.LocalTime = ""
+	case 13:
+		m.LocalDate = ""
+	case 32:
+		m.Institution = ""
+	case 37:
+		m.RRN = ""
+	case 41:
+		m.TerminalID = ""
+	case 70:
+		m.NetworkCode = ""
+	}
+}
+
+func digits(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for i := 0; i < n; i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func num(s string) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		n = n*10 + int(s[i]-'0')
+	}
+	return n
+}
+
+func validMMDD(s string) bool {
+	if !digits(s, 4) {
+		return false
+	}
+	mm, dd := num(s[:2]), num(s[2:])
+	return mm >= 1 && mm <= 12 && dd >= 1 && dd <= 31
+}
+
+func validTime(s string) bool {
+	return digits(s, 6) && num(s[:2]) < 24 && num(s[2:4]) < 60 && num(s[4:]) < 60
+}
+
+func validDateTime(s string) bool {
+	return len(s) == 10 && validMMDD(s[:4]) && validTime(s[4:])
+}
+
+func validExpiry(s string) bool {
+	return digits(s, 4) && num(s[2:]) >= 1 && num(s[2:]) <= 12
+}
