@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -54,7 +55,7 @@ func Profiles(cfg *config.Config) (*limits.Book, error) {
 			Receipt: limits.Profile{Columns: p.Receipt.Columns, Lines: p.Receipt.Lines},
 		}
 		if err := b.Add(p.Institution, "", pair); err != nil {
-			return nil, fmt.Errorf("partner %s: %w", p.Institution, err)
+			return nil, oneLine(err)
 		}
 		for _, t := range p.Terminals {
 			tp := limits.Pair{
@@ -62,7 +63,7 @@ func Profiles(cfg *config.Config) (*limits.Book, error) {
 				Receipt: limits.Profile{Columns: t.Receipt.Columns, Lines: t.Receipt.Lines},
 			}
 			if err := b.Add(p.Institution, t.Prefix, tp); err != nil {
-				return nil, fmt.Errorf("partner %s terminals %s: %w", p.Institution, t.Prefix, err)
+				return nil, oneLine(err)
 			}
 		}
 	}
@@ -140,4 +141,10 @@ func Build(ctx context.Context, cfg *config.Config, log *zap.Logger) (*Gateway, 
 	}
 	g.Server = srv
 	return g, nil
+}
+
+// oneLine joins the lines of a multi-line error (errors.Join) with "; ", so
+// that the command prints one line.
+func oneLine(err error) error {
+	return errors.New(strings.ReplaceAll(err.Error(), "\n", "; "))
 }
