@@ -98,11 +98,11 @@ func newRig(t *testing.T, mutate ...func(*gateway.Options)) *rig {
 func (r *rig) request(inst, pan, pc string) *iso.Message {
 	r.stan++
 	icc := card.BuildICC(card.ICC{
-		Cryptogram:    [8]byte{0x1A, 0x2B, 0x3C, 0x4D, 0x5E, 0x6F, 0x70, 0x81},
-		CID:           0x80,
-		ATC:           uint16(r.stan),
-		Unpredictable: [4]byte{0xDE, 0xAD, 0xBE, 0xEF},
-		PANSequence:   1,
+		Cryptogram:     [8]byte{0x1A, 0x2B, 0x3C, 0x4D, 0x5E, 0x6F, 0x70, 0x81},
+		CID:            0x80,
+		ATC:            uint16(r.stan),
+		Unpredictable:  [4]byte{0xDE, 0xAD, 0xBE, 0xEF},
+		PANSequence:    1,
 		HasPANSequence: true,
 	})
 	term := "ATM" + inst + "01"
