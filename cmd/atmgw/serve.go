@@ -20,6 +20,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := newFlags("serve", &c, stderr)
 	fs.StringVar(&c.listen, "listen", "", "TCP `address` to listen on (overrides the file; default 127.0.0.1:8583)")
 	logFormat := fs.String("log-format", "console", "log `format`: console or json")
+	logLevel := fs.String("log-level", "", "log `level`: debug, info, warn or error (overrides the file)")
 	grace := fs.Duration("shutdown-grace", 30*time.Second, "on SIGTERM, how long in-flight requests may take before connections are cut")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -30,6 +31,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg, err := loadConfig(&c)
 	if err != nil {
 		return err
+	}
+	if *logLevel != "" {
+		switch *logLevel {
+		case "debug", "info", "warn", "error":
+			cfg.LogLevel = *logLevel
+		default:
+			return usageError{fmt.Sprintf("-log-level: %q is not debug, info, warn or error", *logLevel)}
+		}
 	}
 	log, err := newLogger(cfg.LogLevel, *logFormat, stderr)
 	if err != nil {
