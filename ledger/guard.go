@@ -1,0 +1,202 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+	"go.uber.org/zap"
+)
+
+// Defaults of GuardOptions.
+const (
+	DefaultGuardTimeout     = 300 * time.Millisecond
+	DefaultGuardFailures    = 5
+	DefaultGuardOpenFor     = 2 * time.Second
+	DefaultGuardHalfOpenMax = 3
+)
+
+// BreakerState is the state of Guard's circuit breaker.
+type BreakerState int
+
+const (
+	// BreakerClosed: calls go through.
+	BreakerClosed BreakerState = iota
+	// BreakerHalfOpen: a few probe calls go through; the rest fail at once.
+	BreakerHalfOpen
+	// BreakerOpen: every call fails at once with ErrUnavailable.
+	BreakerOpen
+)
+
+func (s BreakerState) String() string {
+	switch s {
+	case BreakerClosed:
+		return "closed"
+	case BreakerHalfOpen:
+		return "half-open"
+	case BreakerOpen:
+		return "open"
+	}
+	return fmt.Sprintf("BreakerState(%d)", int(s))
+}
+
+// GuardOptions tunes Guard. Zero values take the defaults.
+type GuardOptions struct {
+	// Timeout is the deadline of one call (default 300ms; the caller's own
+	// deadline wins when it is earlier).
+	Timeout time.Duration
+	// Failures is how many consecutive failures open the breaker (default 5).
+	Failures uint32
+	// OpenFor is how long the breaker stays open before it lets probe
+	// calls through (half-open) (default 2s).
+	OpenFor time.Duration
+	// HalfOpenMax is how many probe calls go through while half-open; that
+	// many successes in a row close the breaker, one failure opens it again
+	// (default 3).
+	HalfOpenMax uint32
+	// OnStateChange, when set, is told every change of the breaker's state
+	// (for metrics). It runs while the breaker holds its lock: it must be
+	// quick and must not call the guarded store.
+	OnStateChange func(from, to BreakerState)
+	// Name names the breaker in logs (default "ledger").
+	Name string
+}
+
+func (o *GuardOptions) defaults() {
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultGuardTimeout
+	}
+	if o.Failures == 0 {
+		o.Failures = DefaultGuardFailures
+	}
+	if o.OpenFor <= 0 {
+		o.OpenFor = DefaultGuardOpenFor
+	}
+	if o.HalfOpenMax == 0 {
+		o.HalfOpenMax = DefaultGuardHalfOpenMax
+	}
+	if o.Name == "" {
+		o.Name = "ledger"
+	}
+}
+
+// Guarded is a Store under a deadline and a circuit breaker (see Guard).
+type Guarded struct {
+	store Store
+	opts  GuardOptions
+	cb    *gobreaker.CircuitBreaker[Answer]
+}
+
+var _ Store = (*Guarded)(nil)
+
+// Guard wraps s so that every call runs under a deadline and a circuit
+// breaker: a dead or slow store becomes an error wrapping ErrUnavailable
+// within the deadline, and at once while the breaker is open; the breaker
+// lets a few probe calls through after OpenFor, so that service comes back
+// by itself.
+//
+// What counts: an answer without error is a success, whatever it holds (no
+// consent, no person: those are answers). Any error of the store, the
+// deadline of Guard or of the caller included, is a failure. A call whose
+// context the caller cancelled (context.Canceled) counts neither way: it is
+// not the ledger's fault. Every error returned wraps ErrUnavailable, but
+// for a call the caller cancelled or whose context was done before the
+// call, which wraps the context's error.
+//
+// The logger (nil: none) gets the state changes of the breaker. Closing
+// the Guarded store closes s.
+func Guard(s Store, opts GuardOptions, logger *zap.Logger) *Guarded {
+	opts.defaults()
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	g := &Guarded{store: s, opts: opts}
+	hook := opts.OnStateChange
+	g.cb = gobreaker.NewCircuitBreaker[Answer](gobreaker.Settings{
+		Name:        opts.Name,
+		MaxRequests: opts.HalfOpenMax,
+		Timeout:     opts.OpenFor,
+		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= opts.Failures },
+		IsExcluded:  func(err error) bool { return errors.Is(err, errCallerGone) },
+		OnStateChange: func(name string, from, to gobreaker.State) {
+			f, t := breakerState(from), breakerState(to)
+			if t == BreakerOpen {
+				logger.Warn("ledger circuit breaker open: inquiries answered 91 at once",
+					zap.String("breaker", name), zap.Stringer("from", f), zap.Duration("open_for", opts.OpenFor))
+			} else {
+				logger.Info("ledger circuit breaker", zap.String("breaker", name), zap.Stringer("from", f), zap.Stringer("to", t))
+			}
+			if hook != nil {
+				hook(f, t)
+			}
+		},
+	})
+	return g
+}
+
+func breakerState(s gobreaker.State) BreakerState {
+	switch s {
+	case gobreaker.StateHalfOpen:
+		return BreakerHalfOpen
+	case gobreaker.StateOpen:
+		return BreakerOpen
+	}
+	return BreakerClosed
+}
+
+// errCallerGone marks (for the breaker) an error due to the caller
+// cancelling its context.
+var errCallerGone = errors.New("ledger: call cancelled by the caller")
+
+// State is the breaker's state now.
+func (g *Guarded) State() BreakerState { return breakerState(g.cb.State()) }
+
+// Options are the options in force, defaults filled in.
+func (g *Guarded) Options() GuardOptions { return g.opts }
+
+// Inquire implements Store.
+func (g *Guarded) Inquire(ctx context.Context, q Query) (Answer, error) {
+	return g.call(ctx, func(ctx context.Context) (Answer, error) { return g.store.Inquire(ctx, q) })
+}
+
+// Ping implements Store: the store's Ping under the same deadline and breaker.
+func (g *Guarded) Ping(ctx context.Context) error {
+	_, err := g.call(ctx, func(ctx context.Context) (Answer, error) { return Answer{}, g.store.Ping(ctx) })
+	return err
+}
+
+// Close implements Store: it closes the guarded store.
+func (g *Guarded) Close() { g.store.Close() }
+
+func (g *Guarded) call(ctx context.Context, f func(context.Context) (Answer, error)) (Answer, error) {
+	if err := ctx.Err(); err != nil {
+		return Answer{}, fmt.Errorf("ledger: not called: %w", err)
+	}
+	ans, err := g.cb.Execute(func() (Answer, error) {
+		cctx, cancel := context.WithTimeout(ctx, g.opts.Timeout)
+		defer cancel()
+		ans, err := f(cctx)
+		if err == nil {
+			return ans, nil
+		}
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return Answer{}, fmt.Errorf("%w: %w", errCallerGone, ctx.Err())
+		}
+		if errors.Is(err, ErrUnavailable) {
+			return Answer{}, err
+		}
+		if cctx.Err() != nil && ctx.Err() == nil {
+			return Answer{}, fmt.Errorf("%w: no answer within %v: %w", ErrUnavailable, g.opts.Timeout, err)
+		}
+		return Answer{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	})
+	switch {
+	case err == nil:
+		return ans, nil
+	case errors.Is(err, gobreaker.ErrOpenState), errors.Is(err, gobreaker.ErrTooManyRequests):
+		return Answer{}, fmt.Errorf("%w: circuit breaker %s", ErrUnavailable, g.State())
+	}
+	return Answer{}, err
+}

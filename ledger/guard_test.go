@@ -1,0 +1,198 @@
+package ledger_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bli/atmgw/ledger"
+)
+
+// fakeStore answers after a delay (honouring the context) with an error or
+// an empty answer, and counts the calls that reached it.
+type fakeStore struct {
+	mu     sync.Mutex
+	err    error        // returned when set
+	block  bool         // wait for the context instead of answering
+	calls  atomic.Int64 // calls that reached the store
+	closed atomic.Bool
+}
+
+func (f *fakeStore) set(err error, block bool) {
+	f.mu.Lock()
+	f.err, f.block = err, block
+	f.mu.Unlock()
+}
+
+func (f *fakeStore) Inquire(ctx context.Context, q ledger.Query) (ledger.Answer, error) {
+	f.calls.Add(1)
+	f.mu.Lock()
+	err, block := f.err, f.block
+	f.mu.Unlock()
+	if block {
+		<-ctx.Done()
+		return ledger.Answer{}, ctx.Err()
+	}
+	return ledger.Answer{}, err // no consent: an answer, not a failure
+}
+
+func (f *fakeStore) Ping(ctx context.Context) error {
+	_, err := f.Inquire(ctx, ledger.Query{})
+	return err
+}
+
+func (f *fakeStore) Close() { f.closed.Store(true) }
+
+type transitions struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (tr *transitions) hook(from, to ledger.BreakerState) {
+	tr.mu.Lock()
+	tr.got = append(tr.got, from.String()+">"+to.String())
+	tr.mu.Unlock()
+}
+
+func (tr *transitions) list() []string {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return append([]string(nil), tr.got...)
+}
+
+func TestGuardOpensOnFailuresAndRecovers(t *testing.T) {
+	f := &fakeStore{}
+	var tr transitions
+	g := ledger.Guard(f, ledger.GuardOptions{Failures: 3, OpenFor: 50 * time.Millisecond, HalfOpenMax: 2, OnStateChange: tr.hook}, nil)
+	ctx := context.Background()
+
+	// "Not found" (an empty answer) is a success, however many.
+	for i := 0; i < 10; i++ {
+		if a, err := g.Inquire(ctx, ledger.Query{}); err != nil || a.Consent != nil {
+			t.Fatalf("not found: %+v %v", a, err)
+		}
+	}
+	if g.State() != ledger.BreakerClosed {
+		t.Fatalf("state %v after successes", g.State())
+	}
+
+	down := errors.New("connection refused")
+	f.set(down, false)
+	for i := 0; i < 3; i++ {
+		_, err := g.Inquire(ctx, ledger.Query{})
+		if !errors.Is(err, ledger.ErrUnavailable) || !errors.Is(err, down) {
+			t.Fatalf("failure %d: %v, want ErrUnavailable wrapping the cause", i, err)
+		}
+	}
+	if g.State() != ledger.BreakerOpen {
+		t.Fatalf("state %v after 3 failures, want open", g.State())
+	}
+	// Open: calls fail at once without reaching the store.
+	before := f.calls.Load()
+	for i := 0; i < 20; i++ {
+		if _, err := g.Inquire(ctx, ledger.Query{}); !errors.Is(err, ledger.ErrUnavailable) {
+			t.Fatalf("open: %v", err)
+		}
+	}
+	if err := g.Ping(ctx); !errors.Is(err, ledger.ErrUnavailable) {
+		t.Fatalf("ping while open: %v", err)
+	}
+	if n := f.calls.Load() - before; n != 0 {
+		t.Fatalf("%d calls reached the store while the breaker was open", n)
+	}
+
+	// The store comes back: after OpenFor, probes close the breaker by itself.
+	f.set(nil, false)
+	waitFor(t, func() bool {
+		_, err := g.Inquire(ctx, ledger.Query{})
+		return err == nil
+	})
+	for i := 0; i < 3; i++ {
+		if _, err := g.Inquire(ctx, ledger.Query{}); err != nil {
+			t.Fatalf("after recovery: %v", err)
+		}
+	}
+	if g.State() != ledger.BreakerClosed {
+		t.Errorf("state %v after recovery", g.State())
+	}
+	want := []string{"closed>open", "open>half-open", "half-open>closed"}
+	if got := tr.list(); len(got) != 3 || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] {
+		t.Errorf("transitions %v, want %v", got, want)
+	}
+	g.Close()
+	if !f.closed.Load() {
+		t.Errorf("Close did not close the store")
+	}
+}
+
+func TestGuardDeadline(t *testing.T) {
+	f := &fakeStore{}
+	f.set(nil, true) // a store that never answers
+	g := ledger.Guard(f, ledger.GuardOptions{Timeout: 20 * time.Millisecond, Failures: 2, OpenFor: time.Hour}, nil)
+	for i := 0; i < 2; i++ {
+		_, err := g.Inquire(context.Background(), ledger.Query{})
+		if !errors.Is(err, ledger.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("slow store: %v", err)
+		}
+	}
+	if g.State() != ledger.BreakerOpen {
+		t.Errorf("two timeouts did not open the breaker: %v", g.State())
+	}
+}
+
+func TestGuardCallerCancelIsNotAFailure(t *testing.T) {
+	f := &fakeStore{}
+	f.set(nil, true)
+	g := ledger.Guard(f, ledger.GuardOptions{Timeout: time.Hour, Failures: 1}, nil)
+	for i := 0; i < 3; i++ {
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() {
+			for f.calls.Load() <= int64(i) {
+				time.Sleep(time.Millisecond)
+			}
+			cancel()
+		}()
+		_, err := g.Inquire(ctx, ledger.Query{})
+		cancel()
+		if !errors.Is(err, context.Canceled) || errors.Is(err, ledger.ErrUnavailable) {
+			t.Fatalf("cancelled call: %v", err)
+		}
+	}
+	// Already cancelled: not even called.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	n := f.calls.Load()
+	if _, err := g.Inquire(ctx, ledger.Query{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled before: %v", err)
+	}
+	if f.calls.Load() != n {
+		t.Errorf("a call with a done context reached the store")
+	}
+	if g.State() != ledger.BreakerClosed {
+		t.Errorf("cancellations opened the breaker (Failures: 1): %v", g.State())
+	}
+}
+
+func TestGuardDefaults(t *testing.T) {
+	g := ledger.Guard(&fakeStore{}, ledger.GuardOptions{}, nil)
+	o := g.Options()
+	if o.Timeout != 300*time.Millisecond || o.Failures != 5 || o.OpenFor != 2*time.Second || o.HalfOpenMax != 3 || o.Name != "ledger" {
+		t.Errorf("defaults %+v", o)
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after a generous
+// while (a bound against hanging, not a timing assertion).
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not reached in 30s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

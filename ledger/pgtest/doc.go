@@ -1,0 +1,7 @@
+// Package pgtest gives tests a PostgreSQL: NewDatabase, a fresh database on
+// the shared test server that scripts/test starts (ATMGW_TEST_DATABASE_URL),
+// dropped when the test ends; StartServer, a private server of one test
+// (initdb into a temporary directory, a loopback port, fsync off) that the
+// test can stop and start again to see what a dead database does. Without
+// PostgreSQL the tests are skipped, or fail under CI=true.
+package pgtest

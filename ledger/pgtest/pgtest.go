@@ -1,0 +1,255 @@
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// The environment scripts/test sets.
+const (
+	// EnvURL is a superuser URL of a PostgreSQL server for tests.
+	EnvURL = "ATMGW_TEST_DATABASE_URL"
+	// EnvBin is the directory of the PostgreSQL server binaries (initdb, pg_ctl).
+	EnvBin = "ATMGW_PG_BIN"
+)
+
+// cmdTimeout bounds every server command (initdb, pg_ctl) and SQL statement.
+const cmdTimeout = 2 * time.Minute
+
+// missing skips the test, or fails it under CI=true.
+func missing(t testing.TB, what string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("needs PostgreSQL (%s): run scripts/test", what)
+	}
+	t.Skipf("needs PostgreSQL (%s): run scripts/test", what)
+}
+
+// NewDatabase creates a fresh empty database on the server of
+// ATMGW_TEST_DATABASE_URL, drops it when the test ends (closing any
+// connection left to it), and returns its URL. Without the variable the
+// test is skipped (failed under CI=true).
+func NewDatabase(t testing.TB) string {
+	t.Helper()
+	admin := os.Getenv(EnvURL)
+	if admin == "" {
+		missing(t, EnvURL+" is not set")
+	}
+	name := "atmgw_test_" + randomHex(6)
+	dbURL, err := withDatabase(admin, name)
+	if err != nil {
+		t.Fatalf("pgtest: %s: %v", EnvURL, err)
+	}
+	if err := adminExec(admin, `CREATE DATABASE `+pgx.Identifier{name}.Sanitize()); err != nil {
+		t.Fatalf("pgtest: create database: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := adminExec(admin, `DROP DATABASE IF EXISTS `+pgx.Identifier{name}.Sanitize()+` WITH (FORCE)`); err != nil {
+			t.Errorf("pgtest: drop database %s: %v", name, err)
+		}
+	})
+	return dbURL
+}
+
+func adminExec(admin, sql string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	defer cancel()
+	c, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		return err
+	}
+	defer c.Close(context.Background())
+	_, err = c.Exec(ctx, sql)
+	return err
+}
+
+// withDatabase returns the connection string s naming database name instead.
+func withDatabase(s, name string) (string, error) {
+	if strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://") {
+		u, err := url.Parse(s)
+		if err != nil {
+			return "", fmt.Errorf("not a URL")
+		}
+		u.Path = "/" + name
+		u.RawPath = ""
+		return u.String(), nil
+	}
+	return s + " dbname=" + name, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Server is a private PostgreSQL server of one test: its own data
+// directory, a loopback port, fsync off. Stop and Start stop and start it
+// again (same port, same data) for fault tests.
+type Server struct {
+	t    testing.TB
+	bin  string
+	dir  string // owned by the server's user; holds data/, the socket and server.log
+	port int
+	asPG bool // run the server commands as the postgres user (we are root)
+
+	mu      sync.Mutex
+	running bool
+}
+
+// StartServer initialises and starts a private PostgreSQL server, stopped
+// and removed when the test ends. The binaries are those of
+// ATMGW_PG_BIN, or else the newest /usr/lib/postgresql/*/bin; without them
+// the test is skipped (failed under CI=true). As root, the server runs as
+// the postgres user.
+func StartServer(t testing.TB) *Server {
+	t.Helper()
+	bin := findBin()
+	if bin == "" {
+		missing(t, "no initdb in $"+EnvBin+" nor /usr/lib/postgresql/*/bin")
+	}
+	s := &Server{t: t, bin: bin, asPG: os.Geteuid() == 0}
+	dir, err := os.MkdirTemp("", "atmgw-pgtest-")
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	s.dir = dir
+	t.Cleanup(func() {
+		s.mu.Lock()
+		running := s.running
+		s.mu.Unlock()
+		if running {
+			s.pgctl("-m", "immediate", "stop")
+		}
+		os.RemoveAll(dir)
+	})
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	if s.asPG {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			t.Fatalf("pgtest: running as root needs a postgres user: %v", err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		if err := os.Chown(dir, uid, gid); err != nil {
+			t.Fatalf("pgtest: %v", err)
+		}
+	}
+	if out, err := s.run(filepath.Join(bin, "initdb"), "-D", s.data(), "-U", "postgres", "-A", "trust",
+		"-E", "UTF8", "--locale=C.UTF-8", "-N"); err != nil {
+		t.Fatalf("pgtest: initdb: %v\n%s", err, out)
+	}
+	s.port = freePort(t)
+	s.Start()
+	return s
+}
+
+// URL is a superuser URL of the server's postgres database.
+func (s *Server) URL() string {
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", s.port)
+}
+
+// Port is the server's loopback port.
+func (s *Server) Port() int { return s.port }
+
+// Stop stops the server (fast shutdown: sessions are ended, as when an
+// operator stops the database). It can be started again with Start.
+func (s *Server) Stop() {
+	s.t.Helper()
+	if out, err := s.pgctl("-m", "fast", "-w", "-t", "60", "stop"); err != nil {
+		s.t.Fatalf("pgtest: stop: %v\n%s", err, out)
+	}
+	s.mu.Lock()
+	s.running = false
+	s.mu.Unlock()
+}
+
+// Start starts the server (again), on the same port with the same data,
+// and waits until it accepts connections.
+func (s *Server) Start() {
+	s.t.Helper()
+	opts := fmt.Sprintf("-h 127.0.0.1 -p %d -k %s -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100",
+		s.port, s.dir)
+	s.mu.Lock()
+	s.running = true // even if pg_ctl fails, the cleanup tries to stop it
+	s.mu.Unlock()
+	if out, err := s.pgctl("-l", filepath.Join(s.dir, "server.log"), "-w", "-t", "60", "-o", opts, "start"); err != nil {
+		log, _ := os.ReadFile(filepath.Join(s.dir, "server.log"))
+		s.t.Fatalf("pgtest: start: %v\n%s\n%s", err, out, log)
+	}
+}
+
+func (s *Server) data() string { return filepath.Join(s.dir, "data") }
+
+func (s *Server) pgctl(args ...string) ([]byte, error) {
+	return s.run(filepath.Join(s.bin, "pg_ctl"), append([]string{"-D", s.data()}, args...)...)
+}
+
+func (s *Server) run(name string, args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	defer cancel()
+	if s.asPG {
+		args = append([]string{"-u", "postgres", "--", name}, args...)
+		name = "runuser"
+	}
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = s.dir
+	cmd.Env = append(os.Environ(), "LC_ALL=C.UTF-8")
+	return cmd.CombinedOutput()
+}
+
+// findBin is the directory of initdb: ATMGW_PG_BIN, or the newest
+// /usr/lib/postgresql/*/bin.
+func findBin() string {
+	if d := os.Getenv(EnvBin); d != "" {
+		if isExec(filepath.Join(d, "initdb")) {
+			return d
+		}
+		return ""
+	}
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	slices.SortFunc(dirs, func(a, b string) int {
+		va, _ := strconv.Atoi(filepath.Base(filepath.Dir(a)))
+		vb, _ := strconv.Atoi(filepath.Base(filepath.Dir(b)))
+		return vb - va
+	})
+	for _, d := range dirs {
+		if isExec(filepath.Join(d, "initdb")) {
+			return d
+		}
+	}
+	return ""
+}
+
+func isExec(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir() && st.Mode()&0o111 != 0
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}

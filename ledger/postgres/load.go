@@ -1,0 +1,464 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/bli/atmgw/card"
+	"github.com/bli/atmgw/ledger"
+)
+
+// Progress is ledger.Progress: the file being read and its rows read so far.
+type Progress = ledger.Progress
+
+// Report is ledger.Report: counts per file and the refused rows.
+type Report = ledger.Report
+
+// coverBatch is how many persons' insurance events the loader reads per
+// round trip to compute their coverage.
+const coverBatch = 5000
+
+// Load loads the five load files of dir; see LoadFS.
+func Load(ctx context.Context, pool *Pool, dir string, h *card.PANHasher, progress Progress) (Report, error) {
+	return LoadFS(ctx, pool, os.DirFS(dir), h, progress)
+}
+
+// LoadFS loads the five load files of fsys into the database, in one
+// transaction under an advisory lock (one load at a time):
+//
+//  1. each CSV file is streamed through its ledger.Reader (rows checked one
+//     by one; a PAN is hashed at once and never sent) into a temporary
+//     staging table with COPY;
+//  2. the checks across rows run in SQL, with the outcome of ledger.ReadFS:
+//     a repeated key is refused (the first good row wins), a ledger row of a
+//     person neither in persons.csv nor already loaded is refused;
+//  3. the good rows are upserted: new rows inserted, changed rows updated,
+//     equal rows left alone (so loading the same files twice changes
+//     nothing: Report.Files[].Changed is 0 the second time). Rows of the
+//     database that the files do not name stay;
+//  4. the totals and coverage of every person whose ledger rows changed are
+//     recomputed (ledger.PensionTotals in SQL, ledger.Coverage in Go over
+//     batches of persons), and the as-of date is stored.
+//
+// Refused rows are in the report and do not stop the others. The error is
+// for what stops the whole load, and then nothing is changed: a missing
+// file, a wrong header, an as-of date older than the one already loaded,
+// no schema, a database error, ctx done.
+func LoadFS(ctx context.Context, pool *Pool, fsys fs.FS, h *card.PANHasher, progress Progress) (Report, error) {
+	if h == nil {
+		return Report{}, errors.New("load: no PAN hasher")
+	}
+	asOf, err := ledger.ReadAsOfFS(fsys)
+	if err != nil {
+		return Report{}, err
+	}
+	for _, name := range ledger.CSVFiles() {
+		if _, err := fs.Stat(fsys, name); err != nil {
+			return Report{}, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return Report{}, fmt.Errorf("load: %w", err)
+	}
+	defer pool.Release(conn)
+	if err := checkSchema(ctx, conn); err != nil {
+		return Report{}, err
+	}
+	l := &loader{fsys: fsys, h: h, progress: progress, asOf: asOf, rep: ledger.NewReport(asOf)}
+	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		l.tx = tx
+		return l.run(ctx)
+	})
+	if err != nil {
+		return Report{}, err
+	}
+	l.rep.SortErrors()
+	for i := range l.rep.Files {
+		f := &l.rep.Files[i]
+		f.Accepted = f.Rows - f.Refused
+	}
+	return l.rep, nil
+}
+
+type loader struct {
+	fsys     fs.FS
+	h        *card.PANHasher
+	progress Progress
+	asOf     time.Time
+	tx       pgx.Tx
+	rep      ledger.Report
+}
+
+const stagingDDL = `
+CREATE TEMP TABLE stage_persons (line integer NOT NULL, national_id text NOT NULL, name text NOT NULL,
+	birth_date date NOT NULL) ON COMMIT DROP;
+CREATE TEMP TABLE stage_pension (line integer NOT NULL, entry_id bigint NOT NULL, national_id text NOT NULL,
+	period date NOT NULL, kind smallint NOT NULL, unit_name text NOT NULL, amount bigint NOT NULL) ON COMMIT DROP;
+CREATE TEMP TABLE stage_insurance (line integer NOT NULL, entry_id bigint NOT NULL, national_id text NOT NULL,
+	event_date date NOT NULL, kind smallint NOT NULL, unit_name text NOT NULL, insured_salary bigint NOT NULL) ON COMMIT DROP;
+CREATE TEMP TABLE stage_consents (line integer NOT NULL, institution text NOT NULL, pan_hash text NOT NULL,
+	national_id text NOT NULL, name text NOT NULL, birth_date date NOT NULL, pension boolean NOT NULL,
+	insurance boolean NOT NULL, signed_date date NOT NULL, revoked boolean NOT NULL) ON COMMIT DROP;
+CREATE TEMP TABLE stage_cover (national_id text NOT NULL, closed_days integer NOT NULL, open_since date) ON COMMIT DROP;
+CREATE TEMP TABLE affected (national_id text PRIMARY KEY) ON COMMIT DROP;
+`
+
+func (l *loader) run(ctx context.Context) error {
+	tx := l.tx
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", lockLoad); err != nil {
+		return fmt.Errorf("load: lock: %w", err)
+	}
+	var loaded *time.Time
+	if err := tx.QueryRow(ctx, "SELECT max(as_of) FROM ledger_meta").Scan(&loaded); err != nil {
+		return fmt.Errorf("load: %w", err)
+	}
+	if loaded != nil && l.asOf.Before(*loaded) {
+		return fmt.Errorf("%s: %s is before the as-of date already loaded, %s: load the newest export",
+			ledger.FileAsOf, l.asOf.Format(time.DateOnly), loaded.Format(time.DateOnly))
+	}
+	if _, err := tx.Exec(ctx, stagingDDL); err != nil {
+		return fmt.Errorf("load: staging tables: %w", err)
+	}
+	if err := l.stage(ctx); err != nil {
+		return err
+	}
+	if err := l.checkRows(ctx); err != nil {
+		return err
+	}
+	if err := l.upsert(ctx); err != nil {
+		return err
+	}
+	if err := l.totals(ctx); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO ledger_meta (singleton, as_of) VALUES (true, $1)
+		ON CONFLICT (singleton) DO UPDATE SET as_of = excluded.as_of WHERE ledger_meta.as_of <> excluded.as_of`, l.asOf)
+	if err != nil {
+		return fmt.Errorf("load: as-of date: %w", err)
+	}
+	return nil
+}
+
+// stage streams the four CSV files into the staging tables.
+func (l *loader) stage(ctx context.Context) error {
+	reject := l.rep.Refuse
+	if err := stageFile(ctx, l, ledger.FilePersons, "stage_persons",
+		[]string{"line", "national_id", "name", "birth_date"},
+		func(f fs.File) (*ledger.Reader[card.Person], error) { return ledger.NewPersonsReader(f, reject) },
+		func(line int, p card.Person, v []any) []any {
+			return append(v, line, p.NationalID, p.Name, p.BirthDate)
+		}); err != nil {
+		return err
+	}
+	if err := stageFile(ctx, l, ledger.FilePension, "stage_pension",
+		[]string{"line", "entry_id", "national_id", "period", "kind", "unit_name", "amount"},
+		func(f fs.File) (*ledger.Reader[ledger.PensionRecord], error) {
+			return ledger.NewPensionReader(f, reject)
+		},
+		func(line int, r ledger.PensionRecord, v []any) []any {
+			period := time.Date(r.Year, time.Month(r.Month), 1, 0, 0, 0, 0, time.UTC)
+			return append(v, line, r.EntryID, r.NationalID, period, int16(r.Kind), r.Unit, r.Amount)
+		}); err != nil {
+		return err
+	}
+	if err := stageFile(ctx, l, ledger.FileInsurance, "stage_insurance",
+		[]string{"line", "entry_id", "national_id", "event_date", "kind", "unit_name", "insured_salary"},
+		func(f fs.File) (*ledger.Reader[ledger.InsuranceRecord], error) {
+			return ledger.NewInsuranceReader(f, l.asOf, reject)
+		},
+		func(line int, r ledger.InsuranceRecord, v []any) []any {
+			return append(v, line, r.EntryID, r.NationalID, r.Date, int16(r.Kind), r.Unit, r.Salary)
+		}); err != nil {
+		return err
+	}
+	if err := stageFile(ctx, l, ledger.FileConsents, "stage_consents",
+		[]string{"line", "institution", "pan_hash", "national_id", "name", "birth_date", "pension", "insurance", "signed_date", "revoked"},
+		func(f fs.File) (*ledger.Reader[ledger.ConsentRecord], error) {
+			return ledger.NewConsentsReader(f, l.h, reject)
+		},
+		func(line int, c ledger.ConsentRecord, v []any) []any {
+			return append(v, line, c.Institution, c.PANHash, c.NationalID, c.Name, c.BirthDate,
+				c.Pension, c.Insurance, c.SignedDate, c.Revoked)
+		}); err != nil {
+		return err
+	}
+	_, err := l.tx.Exec(ctx, "ANALYZE stage_persons, stage_pension, stage_insurance, stage_consents")
+	return err
+}
+
+func stageFile[T any](ctx context.Context, l *loader, name, table string, cols []string,
+	open func(fs.File) (*ledger.Reader[T], error), values func(int, T, []any) []any) error {
+	f, err := ledger.OpenFile(l.fsys, name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r, err := open(f)
+	if err != nil {
+		return err
+	}
+	src := &copySource[T]{r: r, values: values, progress: l.progress, buf: make([]any, 0, len(cols))}
+	if _, err := l.tx.CopyFrom(ctx, pgx.Identifier{table}, cols, src); err != nil {
+		if rerr := r.Err(); rerr != nil {
+			return rerr
+		}
+		return fmt.Errorf("load: %s: %w", name, err)
+	}
+	if l.progress != nil {
+		l.progress(name, r.Rows())
+	}
+	l.rep.File(name).Rows = r.Rows()
+	return nil
+}
+
+// copySource feeds COPY from a ledger.Reader, one row in memory at a time.
+type copySource[T any] struct {
+	r        *ledger.Reader[T]
+	values   func(int, T, []any) []any
+	progress Progress
+	buf      []any
+	next     int64
+}
+
+func (s *copySource[T]) Next() bool {
+	ok := s.r.Next()
+	if s.progress != nil && s.r.Rows() >= s.next {
+		s.progress(s.r.File(), s.r.Rows())
+		s.next = s.r.Rows() + 10_000
+	}
+	return ok
+}
+
+func (s *copySource[T]) Values() ([]any, error) {
+	s.buf = s.values(s.r.Line(), s.r.Row(), s.buf[:0])
+	return s.buf, nil
+}
+
+func (s *copySource[T]) Err() error { return s.r.Err() }
+
+// checkRows runs the checks across rows on the staging tables, in the order
+// of ledger.ReadFS, deleting the refused rows.
+func (l *loader) checkRows(ctx context.Context) error {
+	// dupes refuses the rows of table whose key was on an earlier row; the
+	// reason gets the column shown of the row.
+	dupes := func(file, table, key, shown string, reason func(shown any, first int) string) error {
+		rows, err := l.tx.Query(ctx, fmt.Sprintf(`WITH d AS (
+				SELECT line, min(line) OVER (PARTITION BY %[2]s) AS first FROM %[1]s)
+			DELETE FROM %[1]s s USING d WHERE s.line = d.line AND d.line <> d.first
+			RETURNING s.line, s.%[3]s, d.first`, table, key, shown))
+		if err != nil {
+			return err
+		}
+		var line, first int32
+		var k any
+		_, err = pgx.ForEachRow(rows, []any{&line, &k, &first}, func() error {
+			l.rep.Refuse(ledger.RowError{File: file, Line: int(line), Reason: reason(k, int(first))})
+			return nil
+		})
+		return err
+	}
+	unknown := func(file, table string) error {
+		rows, err := l.tx.Query(ctx, fmt.Sprintf(`DELETE FROM %s s
+			WHERE NOT EXISTS (SELECT 1 FROM stage_persons p WHERE p.national_id = s.national_id)
+			  AND NOT EXISTS (SELECT 1 FROM persons p WHERE p.national_id = s.national_id)
+			RETURNING s.line, s.national_id`, table))
+		if err != nil {
+			return err
+		}
+		var line int32
+		var id string
+		_, err = pgx.ForEachRow(rows, []any{&line, &id}, func() error {
+			l.rep.Refuse(ledger.RowError{File: file, Line: int(line), Reason: ledger.ReasonUnknownPerson(id)})
+			return nil
+		})
+		return err
+	}
+	entry := func(k any, first int) string { return ledger.ReasonDuplicateEntry(k.(int64), first) }
+	steps := []func() error{
+		func() error {
+			return dupes(ledger.FilePersons, "stage_persons", "national_id", "national_id",
+				func(k any, first int) string { return ledger.ReasonDuplicatePerson(k.(string), first) })
+		},
+		func() error { return dupes(ledger.FilePension, "stage_pension", "entry_id", "entry_id", entry) },
+		func() error { return unknown(ledger.FilePension, "stage_pension") },
+		func() error { return dupes(ledger.FileInsurance, "stage_insurance", "entry_id", "entry_id", entry) },
+		func() error { return unknown(ledger.FileInsurance, "stage_insurance") },
+		func() error {
+			// The key is (institution, pan_hash); the reason names the institution.
+			return dupes(ledger.FileConsents, "stage_consents", "institution, pan_hash", "institution",
+				func(k any, first int) string { return ledger.ReasonDuplicateConsent(k.(string), first) })
+		},
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return fmt.Errorf("load: checks: %w", err)
+		}
+	}
+	return nil
+}
+
+// upsert writes the staged rows, counting the changed ones and noting the
+// persons whose ledger rows changed.
+func (l *loader) upsert(ctx context.Context) error {
+	tx := l.tx
+	count := func(file, sql string) error {
+		var n int64
+		if err := tx.QueryRow(ctx, sql).Scan(&n); err != nil {
+			return fmt.Errorf("load: %s: %w", file, err)
+		}
+		l.rep.File(file).Changed = n
+		return nil
+	}
+	tag, err := tx.Exec(ctx, `INSERT INTO persons (national_id, name, birth_date)
+		SELECT national_id, name, birth_date FROM stage_persons
+		ON CONFLICT (national_id) DO UPDATE SET name = excluded.name, birth_date = excluded.birth_date
+		WHERE (persons.name, persons.birth_date) IS DISTINCT FROM (excluded.name, excluded.birth_date)`)
+	if err != nil {
+		return fmt.Errorf("load: %s: %w", ledger.FilePersons, err)
+	}
+	l.rep.File(ledger.FilePersons).Changed = tag.RowsAffected()
+
+	// A row that moves to another person changes the totals of both.
+	if _, err := tx.Exec(ctx, `INSERT INTO affected
+		SELECT l.national_id FROM pension_ledger l JOIN stage_pension s USING (entry_id) WHERE l.national_id <> s.national_id
+		UNION
+		SELECT e.national_id FROM insurance_events e JOIN stage_insurance s USING (entry_id) WHERE e.national_id <> s.national_id
+		ON CONFLICT DO NOTHING`); err != nil {
+		return fmt.Errorf("load: %w", err)
+	}
+	if err := count(ledger.FilePension, `WITH up AS (
+			INSERT INTO pension_ledger (entry_id, national_id, period, kind, unit_name, amount)
+			SELECT entry_id, national_id, period, kind, unit_name, amount FROM stage_pension
+			ON CONFLICT (entry_id) DO UPDATE SET national_id = excluded.national_id, period = excluded.period,
+				kind = excluded.kind, unit_name = excluded.unit_name, amount = excluded.amount
+			WHERE (pension_ledger.national_id, pension_ledger.period, pension_ledger.kind, pension_ledger.unit_name, pension_ledger.amount)
+				IS DISTINCT FROM (excluded.national_id, excluded.period, excluded.kind, excluded.unit_name, excluded.amount)
+			RETURNING national_id),
+		a AS (INSERT INTO affected SELECT DISTINCT national_id FROM up ON CONFLICT DO NOTHING)
+		SELECT count(*) FROM up`); err != nil {
+		return err
+	}
+	if err := count(ledger.FileInsurance, `WITH up AS (
+			INSERT INTO insurance_events (entry_id, national_id, event_date, kind, unit_name, insured_salary)
+			SELECT entry_id, national_id, event_date, kind, unit_name, insured_salary FROM stage_insurance
+			ON CONFLICT (entry_id) DO UPDATE SET national_id = excluded.national_id, event_date = excluded.event_date,
+				kind = excluded.kind, unit_name = excluded.unit_name, insured_salary = excluded.insured_salary
+			WHERE (insurance_events.national_id, insurance_events.event_date, insurance_events.kind, insurance_events.unit_name, insurance_events.insured_salary)
+				IS DISTINCT FROM (excluded.national_id, excluded.event_date, excluded.kind, excluded.unit_name, excluded.insured_salary)
+			RETURNING national_id),
+		a AS (INSERT INTO affected SELECT DISTINCT national_id FROM up ON CONFLICT DO NOTHING)
+		SELECT count(*) FROM up`); err != nil {
+		return err
+	}
+	tag, err = tx.Exec(ctx, `INSERT INTO consents (institution, pan_hash, national_id, name, birth_date, pension, insurance, signed_date, revoked)
+		SELECT institution, pan_hash, national_id, name, birth_date, pension, insurance, signed_date, revoked FROM stage_consents
+		ON CONFLICT (institution, pan_hash) DO UPDATE SET national_id = excluded.national_id, name = excluded.name,
+			birth_date = excluded.birth_date, pension = excluded.pension, insurance = excluded.insurance,
+			signed_date = excluded.signed_date, revoked = excluded.revoked
+		WHERE (consents.national_id, consents.name, consents.birth_date, consents.pension, consents.insurance, consents.signed_date, consents.revoked)
+			IS DISTINCT FROM (excluded.national_id, excluded.name, excluded.birth_date, excluded.pension, excluded.insurance, excluded.signed_date, excluded.revoked)`)
+	if err != nil {
+		return fmt.Errorf("load: %s: %w", ledger.FileConsents, err)
+	}
+	l.rep.File(ledger.FileConsents).Changed = tag.RowsAffected()
+	return nil
+}
+
+// totals recomputes the pension totals and the insurance coverage of the
+// affected persons.
+func (l *loader) totals(ctx context.Context) error {
+	tx := l.tx
+	if _, err := tx.Exec(ctx, "ANALYZE affected"); err != nil {
+		return fmt.Errorf("load: totals: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO person_totals (national_id, contributions, earnings, closed_days, open_since)
+		SELECT a.national_id,
+			coalesce(sum(l.amount) FILTER (WHERE l.kind IN (1, 2, 4, 5)), 0)::bigint,
+			coalesce(sum(l.amount) FILTER (WHERE l.kind = 3), 0)::bigint,
+			0, NULL
+		FROM affected a LEFT JOIN pension_ledger l ON l.national_id = a.national_id
+		GROUP BY a.national_id
+		ON CONFLICT (national_id) DO UPDATE SET contributions = excluded.contributions, earnings = excluded.earnings
+		WHERE (person_totals.contributions, person_totals.earnings) IS DISTINCT FROM (excluded.contributions, excluded.earnings)`); err != nil {
+		return fmt.Errorf("load: totals: %w", err)
+	}
+	// Coverage, in Go (ledger.Coverage), a batch of persons per round trip.
+	last := ""
+	for {
+		rows, err := tx.Query(ctx, `SELECT a.national_id, e.event_date, e.entry_id, e.kind, e.unit_name
+			FROM (SELECT national_id FROM affected WHERE national_id > $1 ORDER BY national_id LIMIT $2) a
+			LEFT JOIN insurance_events e ON e.national_id = a.national_id
+			ORDER BY a.national_id, e.event_date, e.entry_id`, pgx.QueryExecModeExec, last, coverBatch)
+		if err != nil {
+			return fmt.Errorf("load: coverage: %w", err)
+		}
+		var (
+			covers []coverRow
+			cur    string
+			evs    []ledger.InsuranceRow
+		)
+		flush := func() {
+			if cur != "" {
+				covers = append(covers, coverRow{cur, ledger.Coverage(evs)})
+			}
+			evs = evs[:0]
+		}
+		var (
+			id   string
+			date *time.Time
+			eid  *int64
+			kind *int16
+			unit *string
+		)
+		_, err = pgx.ForEachRow(rows, []any{&id, &date, &eid, &kind, &unit}, func() error {
+			if id != cur {
+				flush()
+				cur = id
+			}
+			if eid != nil {
+				evs = append(evs, ledger.InsuranceRow{EntryID: *eid, Date: *date, Kind: ledger.InsuranceKind(*kind), Unit: *unit})
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("load: coverage: %w", err)
+		}
+		flush()
+		if len(covers) == 0 {
+			break
+		}
+		last = covers[len(covers)-1].id
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"stage_cover"}, []string{"national_id", "closed_days", "open_since"},
+			pgx.CopyFromSlice(len(covers), func(i int) ([]any, error) {
+				c := covers[i].cover
+				var since *time.Time
+				if c.Open {
+					since = &c.OpenSince
+				}
+				return []any{covers[i].id, int32(c.ClosedDays), since}, nil
+			})); err != nil {
+			return fmt.Errorf("load: coverage: %w", err)
+		}
+		if len(covers) < coverBatch {
+			break
+		}
+	}
+	if _, err := tx.Exec(ctx, `UPDATE person_totals t SET closed_days = c.closed_days, open_since = c.open_since
+		FROM stage_cover c WHERE t.national_id = c.national_id
+		AND (t.closed_days, t.open_since) IS DISTINCT FROM (c.closed_days, c.open_since)`); err != nil {
+		return fmt.Errorf("load: coverage: %w", err)
+	}
+	return nil
+}
+
+type coverRow struct {
+	id    string
+	cover ledger.Cover
+}

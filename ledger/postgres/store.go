@@ -1,0 +1,278 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	neturl "net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/bli/atmgw/card"
+	"github.com/bli/atmgw/ledger"
+)
+
+// Options tune Open. Zero values take the defaults.
+type Options struct {
+	// MaxConns is the size of the connection pool (default 16).
+	MaxConns int32
+}
+
+// DefaultMaxConns is the pool size when Options.MaxConns is 0.
+const DefaultMaxConns = 16
+
+// Store is the ledger on PostgreSQL: a Pool and the inquiry statements
+// (prepared once per connection by pgx's statement cache). It implements
+// ledger.Store and is safe for concurrent use.
+type Store struct {
+	pool *Pool
+}
+
+var _ ledger.Store = (*Store)(nil)
+
+// Open connects to the database at url (a postgres:// URL or key=value
+// DSN) and checks that it answers before ctx is done. A bad URL or an
+// unreachable server gives a one-line error naming the host and database,
+// never the password. Open does not check the schema (see Check): migrate
+// opens a database that has none yet.
+func Open(ctx context.Context, url string, opts Options) (*Store, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, errors.New("database URL is not valid: " + scrub(cause(err), url, urlPassword(url)))
+	}
+	n := DefaultMaxConns
+	if opts.MaxConns > 0 {
+		n = int(opts.MaxConns)
+	}
+	pool := NewPool(cfg, n)
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, &connError{msg: "database " + describe(cfg) + " unreachable: " + scrub(cause(err), url, cfg.Password), err: err}
+	}
+	return &Store{pool: pool}, nil
+}
+
+// NewStore makes a Store of a pool the caller made (Close closes it).
+func NewStore(pool *Pool) *Store { return &Store{pool: pool} }
+
+// Pool is the connection pool (for Migrate and Load).
+func (s *Store) Pool() *Pool { return s.pool }
+
+// Check reports a database the gateway cannot serve from: no schema, an
+// older schema, or nothing loaded yet.
+func (s *Store) Check(ctx context.Context) error {
+	if err := s.pool.With(ctx, func(c *pgx.Conn) error { return checkSchema(ctx, c) }); err != nil {
+		return err
+	}
+	var n int
+	if err := s.pool.QueryRow(ctx, []any{&n}, "SELECT count(*) FROM ledger_meta"); err != nil {
+		return err
+	}
+	if n == 0 {
+		return errors.New("the database holds no ledger yet: run atmgw load")
+	}
+	return nil
+}
+
+// Ping implements ledger.Store.
+func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+
+// Close implements ledger.Store: it closes the pool.
+func (s *Store) Close() { s.pool.Close() }
+
+// The inquiry: one statement, one round trip, one result row. The consent
+// by its primary key, the person, the totals and the as-of date by theirs,
+// and the latest six rows of the asked service through the (national_id,
+// ...) DESC index, packed into one text column: fields separated by US
+// (0x1f), rows by RS (0x1e), dates as days since 1970-01-01, the unit name
+// last (the loader refuses control characters in it).
+const (
+	inquiryHead = `SELECT c.national_id, c.name, c.birth_date, c.pension, c.insurance, c.signed_date, c.revoked,
+	p.name, p.birth_date, m.as_of, t.contributions, t.earnings, t.closed_days, t.open_since,
+`
+	inquiryTail = `
+FROM consents c
+LEFT JOIN persons p ON p.national_id = c.national_id
+LEFT JOIN person_totals t ON t.national_id = p.national_id
+LEFT JOIN ledger_meta m ON true
+WHERE c.institution = $1 AND c.pan_hash = $2`
+	inquiryPension = inquiryHead + `(SELECT string_agg(concat_ws(E'\x1f', r.entry_id, r.period - DATE '1970-01-01', r.kind, r.amount, r.unit_name), E'\x1e'
+		ORDER BY r.entry_id DESC)
+	FROM (SELECT l.entry_id, l.period, l.kind, l.amount, l.unit_name FROM pension_ledger l
+		WHERE l.national_id = p.national_id ORDER BY l.entry_id DESC LIMIT 6) r)` + inquiryTail
+	inquiryInsurance = inquiryHead + `(SELECT string_agg(concat_ws(E'\x1f', r.entry_id, r.event_date - DATE '1970-01-01', r.kind, r.insured_salary, r.unit_name), E'\x1e'
+		ORDER BY r.event_date DESC, r.entry_id DESC)
+	FROM (SELECT e.entry_id, e.event_date, e.kind, e.insured_salary, e.unit_name FROM insurance_events e
+		WHERE e.national_id = p.national_id ORDER BY e.event_date DESC, e.entry_id DESC LIMIT 6) r)` + inquiryTail
+)
+
+// Inquire implements ledger.Store in one round trip.
+func (s *Store) Inquire(ctx context.Context, q ledger.Query) (ledger.Answer, error) {
+	var sql string
+	switch q.Service {
+	case card.ServicePension:
+		sql = inquiryPension
+	case card.ServiceInsurance:
+		sql = inquiryInsurance
+	default:
+		return ledger.Answer{}, fmt.Errorf("ledger: unknown service %d", int(q.Service))
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return ledger.Answer{}, err
+	}
+	defer s.pool.Release(conn)
+	var (
+		c          card.Consent
+		pName      pgtype.Text
+		pBirth     pgtype.Date
+		asOf       pgtype.Date
+		contrib    pgtype.Int8
+		earnings   pgtype.Int8
+		closedDays pgtype.Int4
+		openSince  pgtype.Date
+		packed     pgtype.Text
+	)
+	err = conn.QueryRow(ctx, sql, q.Institution, q.PANHash).Scan(
+		&c.NationalID, &c.Name, &c.BirthDate, &c.Pension, &c.Insurance, &c.SignedDate, &c.Revoked,
+		&pName, &pBirth, &asOf, &contrib, &earnings, &closedDays, &openSince, &packed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ledger.Answer{}, nil
+	}
+	if err != nil {
+		return ledger.Answer{}, err
+	}
+	c.Institution = q.Institution
+	ans := ledger.Answer{Consent: &c}
+	if !pName.Valid {
+		return ans, nil // a consent of no insured person: no statement
+	}
+	ans.Person = &card.Person{NationalID: c.NationalID, Name: pName.String, BirthDate: pBirth.Time}
+	at := asOf.Time
+	if q.Service == card.ServicePension {
+		st := &ledger.PensionStatement{AsOf: at, Contributions: contrib.Int64, Earnings: earnings.Int64}
+		err = unpack(packed.String, func(id int64, day int, kind int, amount int64, unit string) {
+			d := dayToDate(day)
+			st.Rows = append(st.Rows, ledger.PensionRow{EntryID: id, Year: d.Year(), Month: int(d.Month()),
+				Kind: ledger.PensionKind(kind), Unit: unit, Amount: amount})
+		})
+		ans.Pension = st
+	} else {
+		cover := ledger.Cover{ClosedDays: int(closedDays.Int32), Open: openSince.Valid, OpenSince: openSince.Time}
+		st := &ledger.InsuranceStatement{AsOf: at, SeniorityDays: cover.Days(at)}
+		err = unpack(packed.String, func(id int64, day int, kind int, amount int64, unit string) {
+			st.Rows = append(st.Rows, ledger.InsuranceRow{EntryID: id, Date: dayToDate(day),
+				Kind: ledger.InsuranceKind(kind), Unit: unit, Salary: amount})
+		})
+		ans.Insurance = st
+	}
+	if err != nil {
+		return ledger.Answer{}, err
+	}
+	return ans, nil
+}
+
+// unpack reads the packed rows of an inquiry.
+func unpack(s string, row func(id int64, day, kind int, amount int64, unit string)) error {
+	for s != "" {
+		var r string
+		r, s, _ = strings.Cut(s, "\x1e")
+		f := strings.SplitN(r, "\x1f", 5)
+		if len(f) != 5 {
+			return fmt.Errorf("ledger: malformed statement row from the database")
+		}
+		id, err1 := strconv.ParseInt(f[0], 10, 64)
+		day, err2 := strconv.Atoi(f[1])
+		kind, err3 := strconv.Atoi(f[2])
+		amount, err4 := strconv.ParseInt(f[3], 10, 64)
+		if err := errors.Join(err1, err2, err3, err4); err != nil {
+			return fmt.Errorf("ledger: malformed statement row from the database: %w", err)
+		}
+		row(id, day, kind, amount, f[4])
+	}
+	return nil
+}
+
+func dayToDate(day int) time.Time { return time.Unix(int64(day)*86400, 0).UTC() }
+
+func deref[T any](p *T) T {
+	if p == nil {
+		var z T
+		return z
+	}
+	return *p
+}
+
+// connError is an error of Open: a message fit for an operator (no
+// password) over the driver's error.
+type connError struct {
+	msg string
+	err error
+}
+
+func (e *connError) Error() string { return e.msg }
+func (e *connError) Unwrap() error { return e.err }
+
+// describe names a database without its password: user@host:port/database.
+func describe(c *pgx.ConnConfig) string {
+	host := c.Host
+	if strings.HasPrefix(host, "/") {
+		host = "socket " + host
+	} else {
+		host = net.JoinHostPort(host, strconv.Itoa(int(c.Port)))
+	}
+	return fmt.Sprintf("%s@%s/%s", c.User, host, c.Database)
+}
+
+// cause is the innermost useful message of a connection error: the network
+// error or the server's message, without pgconn's restatement of the
+// connection parameters.
+func cause(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Severity + ": " + pe.Message + " (SQLSTATE " + pe.Code + ")"
+	}
+	var ne *net.OpError
+	if errors.As(err, &ne) {
+		return ne.Error()
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "no answer in time"
+	}
+	msg := err.Error()
+	if rest, ok := strings.CutPrefix(msg, "failed to connect to `"); ok {
+		if _, after, ok := strings.Cut(rest, "`:"); ok {
+			msg = strings.TrimSpace(after)
+		}
+	}
+	// One line: pgconn lists each address it tried on a line of its own.
+	return strings.NewReplacer("\n\t", "; ", "\n", " ").Replace(msg)
+}
+
+// urlPassword is the password of a postgres:// URL, if it has one.
+func urlPassword(s string) string {
+	u, err := neturl.Parse(s)
+	if err != nil || u.User == nil {
+		return ""
+	}
+	pw, _ := u.User.Password()
+	return pw
+}
+
+// scrub removes the URL and the password from a message, should a driver
+// ever echo them.
+func scrub(msg, url, password string) string {
+	if url != "" {
+		msg = strings.ReplaceAll(msg, url, "(database URL)")
+	}
+	if password != "" {
+		msg = strings.ReplaceAll(msg, password, "xxxxx")
+	}
+	return msg
+}
