@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -33,6 +32,8 @@ type Response struct {
 	// Decision notes why the answer is what it is, for logs and tests
 	// ("approved", "no consent", ...). Never holds card data.
 	Decision string
+	// PANHash is the keyed hash of a well-formed DE2 (for the audit trail).
+	PANHash string
 }
 
 // Handler takes requests through the decisions of the partner interface.
@@ -40,7 +41,7 @@ type Response struct {
 // tracker, rate limiter) and needs no socket: tests call its methods.
 type Handler struct {
 	opts     *Options
-	partners map[string]*Partner
+	routing  atomic.Pointer[routing] // partners and profiles; replaced whole by Reload
 	dupes    *dupes
 	atc      *card.ATCTracker
 	rate     *card.RateLimiter
@@ -53,35 +54,62 @@ func NewHandler(opts *Options) (*Handler, error) {
 		return nil, err
 	}
 	h := &Handler{
-		opts:     opts,
-		partners: make(map[string]*Partner, len(opts.Partners)),
-		dupes:    newDupes(opts.DuplicateWindow),
-		atc:      card.NewATCTracker(),
+		opts:  opts,
+		dupes: newDupes(opts.DuplicateWindow),
+		atc:   card.NewATCTracker(),
 	}
 	limit := opts.RateLimit
 	if limit < 0 {
 		limit = 0
 	}
 	h.rate = card.NewRateLimiter(limit, opts.RateWindow)
-	for i := range opts.Partners {
-		p := &opts.Partners[i]
-		if _, dup := h.partners[p.Institution]; dup {
-			return nil, fmt.Errorf("gateway: partner %s listed twice", p.Institution)
-		}
-		h.partners[p.Institution] = p
+	if err := h.Reload(opts.Partners, opts.Profiles); err != nil {
+		return nil, err
 	}
 	// Start DE38 references somewhere that differs between restarts.
 	h.authSeq.Store(uint64(opts.Now().UnixNano()) % 1_000_000)
 	return h, nil
 }
 
-// Partner returns the configured partner of an institution code.
-func (h *Handler) Partner(institution string) *Partner { return h.partners[institution] }
+// routing is what Reload replaces: who may sign on and the profiles.
+type routing struct {
+	partners map[string]*Partner
+	profiles *limits.Book
+}
+
+// Reload replaces the partners and the profiles. Connections stay open:
+// a connection signed on as an institution that is still configured goes
+// on with the new settings (MAC key, allowed networks for the next
+// sign-on, profiles); one whose institution was removed is answered as not
+// signed on until it signs on again.
+func (h *Handler) Reload(partners []Partner, profiles *limits.Book) error {
+	if profiles == nil {
+		return errors.New("gateway: no profiles")
+	}
+	r := &routing{partners: make(map[string]*Partner, len(partners)), profiles: profiles}
+	for i := range partners {
+		p := partners[i] // a copy: the caller's slice may change
+		if len(p.MACKey) != 0 && len(p.MACKey) != 16 {
+			return fmt.Errorf("gateway: partner %s: MAC key must be 16 bytes", p.Institution)
+		}
+		if _, dup := r.partners[p.Institution]; dup {
+			return fmt.Errorf("gateway: partner %s listed twice", p.Institution)
+		}
+		r.partners[p.Institution] = &p
+	}
+	h.routing.Store(r)
+	return nil
+}
+
+// Partner returns the configured partner of an institution code (nil: none).
+func (h *Handler) Partner(institution string) *Partner {
+	return h.routing.Load().partners[institution]
+}
 
 // NetworkManagement answers an 0800 (decisions 2 and 3 already passed for
 // the MTI). current is the partner the connection is bound to (nil: not
 // signed on); the returned partner is the binding after this request.
-func (h *Handler) NetworkManagement(req *Request, current *Partner, remote netip.Addr) (Response, *Partner) {
+func (h *Handler) NetworkManagement(req *Request, current *Partner, peer Peer) (Response, *Partner) {
 	m := req.Msg
 	resp := &iso.Message{
 		MTI:              iso.MTINetworkResponse,
@@ -97,14 +125,20 @@ func (h *Handler) NetworkManagement(req *Request, current *Partner, remote netip
 	}
 	switch m.NetworkCode {
 	case iso.NetSignOn:
-		p := h.partners[m.Institution]
+		p := h.Partner(m.Institution)
 		switch {
 		case p == nil:
 			resp.ResponseCode = iso.RCDoNotHonour
 			return Response{Msg: resp, Decision: "sign-on: unknown institution"}, current
-		case !remote.IsValid() || !p.allowed(remote):
+		case !peer.Addr.IsValid() || !p.allowed(peer.Addr):
 			resp.ResponseCode = iso.RCDoNotHonour
 			return Response{Msg: resp, Decision: "sign-on: source address not allowed"}, current
+		case len(p.CertNames) > 0 && !peer.hasCertName(p.CertNames):
+			resp.ResponseCode = iso.RCDoNotHonour
+			return Response{Msg: resp, Decision: "sign-on: no client certificate of this partner"}, current
+		case h.certBoundElsewhere(peer, p):
+			resp.ResponseCode = iso.RCDoNotHonour
+			return Response{Msg: resp, Decision: "sign-on: client certificate bound to another partner"}, current
 		case current != nil && current != p:
 			// One connection belongs to one institution.
 			resp.ResponseCode = iso.RCDoNotHonour
@@ -121,6 +155,20 @@ func (h *Handler) NetworkManagement(req *Request, current *Partner, remote netip
 	}
 	resp.ResponseCode = iso.RCInvalidTransaction
 	return Response{Msg: resp, Decision: "unknown network management code"}, current
+}
+
+// certBoundElsewhere reports whether the peer's certificate is bound to a
+// partner other than p.
+func (h *Handler) certBoundElsewhere(peer Peer, p *Partner) bool {
+	if len(peer.CertNames) == 0 {
+		return false
+	}
+	for _, o := range h.routing.Load().partners {
+		if o != p && len(o.CertNames) > 0 && peer.hasCertName(o.CertNames) {
+			return true
+		}
+	}
+	return false
 }
 
 // WrongMTI answers decision 2: a request MTI other than 0800 or 0200. The
@@ -159,17 +207,21 @@ func (h *Handler) Inquiry(ctx context.Context, req *Request, p *Partner) Respons
 	if p != nil {
 		key = p.MACKey
 	}
+	var hash string
 	decline := func(rc, text, why string) Response {
 		resp.ResponseCode = rc
 		resp.Screen = limits.Message(h.profile(m.Institution, m.TerminalID, p).Screen, text)
 		if key != nil {
 			resp.MAC = make([]byte, 8)
 		}
-		return Response{Msg: resp, MACKey: key, Decision: why}
+		return Response{Msg: resp, MACKey: key, Decision: why, PANHash: hash}
 	}
 
 	// 3. Mandatory field missing or malformed (DE55 included).
 	f, icc := h.check0200(m, req.Err, now)
+	if f != 2 && m.PAN != "" {
+		hash = h.opts.Hasher.Hash(m.PAN)
+	}
 	if f != 0 {
 		clearField(resp, f)
 		return decline(iso.RCFormatError, textFormat, fmt.Sprintf("DE%d missing or malformed", f))
@@ -214,7 +266,6 @@ func (h *Handler) Inquiry(ctx context.Context, req *Request, p *Partner) Respons
 		return decline(iso.RCExpiredCard, textExpired, "card expired")
 	}
 	// 11-13 need the consent record and the insured person; 16 the statement.
-	hash := h.opts.Hasher.Hash(m.PAN)
 	ans, err := h.opts.Store.Inquire(ctx, ledger.Query{Institution: p.Institution, PANHash: hash, Service: svc})
 	if err != nil {
 		h.opts.Logger.Warn("ledger unavailable", zap.String("stan", m.STAN), zap.String("institution", m.Institution), zap.Error(err))
@@ -269,7 +320,7 @@ func (h *Handler) Inquiry(ctx context.Context, req *Request, p *Partner) Respons
 	if key != nil {
 		resp.MAC = make([]byte, 8)
 	}
-	return Response{Msg: resp, MACKey: key, Decision: "approved"}
+	return Response{Msg: resp, MACKey: key, Decision: "approved", PANHash: hash}
 }
 
 // profile finds the screen and receipt profiles for a response. Without a
@@ -278,7 +329,7 @@ func (h *Handler) profile(institution, terminal string, p *Partner) limits.Pair 
 	if p != nil {
 		institution = p.Institution
 	}
-	pair, _ := h.opts.Profiles.Lookup(institution, terminal)
+	pair, _ := h.routing.Load().profiles.Lookup(institution, terminal)
 	return pair
 }
 

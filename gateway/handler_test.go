@@ -460,7 +460,7 @@ func TestNetworkManagement(t *testing.T) {
 				t.Fatal(err)
 			}
 			msg, derr := iso.Decode(raw)
-			resp, p := r.h.NetworkManagement(&gateway.Request{Msg: msg, Raw: raw, Err: derr}, c.current, c.remote)
+			resp, p := r.h.NetworkManagement(&gateway.Request{Msg: msg, Raw: raw, Err: derr}, c.current, gateway.Peer{Addr: c.remote})
 			if resp.Msg.MTI != "0810" || resp.Msg.ResponseCode != c.rc {
 				t.Fatalf("%s %s (%s), want 0810 %s", resp.Msg.MTI, resp.Msg.ResponseCode, resp.Decision, c.rc)
 			}

@@ -19,6 +19,30 @@ type Partner struct {
 	Name        string         // for logs and receipts
 	Allow       []netip.Prefix // source networks allowed to sign on as this partner
 	MACKey      []byte         // 16-byte X9.19 key; nil: no MAC on this partner's 0200/0210
+	// CertNames, when set, bind TLS client certificates to this partner:
+	// a sign-on as this partner needs a TLS connection whose verified
+	// client certificate carries one of these names (subject CN or a DNS
+	// SAN), and a certificate carrying one of them can sign on as no other.
+	CertNames []string
+}
+
+// Peer is what the gateway knows of the other end of a connection.
+type Peer struct {
+	Addr      netip.Addr // source address
+	TLS       bool       // the connection is TLS with a verified client certificate
+	CertNames []string   // subject CN and DNS SANs of the verified client certificate
+}
+
+// hasCertName reports whether the peer's certificate carries one of names.
+func (p Peer) hasCertName(names []string) bool {
+	for _, a := range p.CertNames {
+		for _, b := range names {
+			if a == b {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // allowed reports whether a source address may sign on as p.
@@ -51,6 +75,20 @@ type Options struct {
 	MaxInFlight     int           // default 64: requests of one connection being handled at once
 	WriteTimeout    time.Duration // default 10s: a response that cannot be written in this time closes the connection
 	MaxBadFrames    int           // default 3: unparseable frames in a row that close the connection
+	// FrameTimeout bounds a frame once its first byte has arrived: a peer
+	// that trickles a frame in (a byte a second) is cut off. Default 10s.
+	FrameTimeout time.Duration
+	// HandshakeTimeout bounds the TLS handshake of a TLS connection. Default 10s.
+	HandshakeTimeout time.Duration
+	// MaxConns caps the open connections in total (default 1024); one over
+	// the cap is closed at once. MaxConnsPerPartner caps the connections
+	// signed on as one institution (default 256); a sign-on over it is
+	// answered 05. Negative: no cap.
+	MaxConns           int
+	MaxConnsPerPartner int
+
+	Metrics *Metrics // nil: no metrics
+	Auditor Auditor  // nil: no audit trail
 
 	// Now gives the time (default time.Now). Dates are taken in Taiwan time.
 	Now func() time.Time
@@ -65,6 +103,10 @@ const (
 	DefaultMaxInFlight     = 64
 	DefaultWriteTimeout    = 10 * time.Second
 	DefaultMaxBadFrames    = 3
+	DefaultFrameTimeout    = 10 * time.Second
+	DefaultHandshake       = 10 * time.Second
+	DefaultMaxConns        = 1024
+	DefaultMaxConnsPartner = 256
 )
 
 // Taipei is Taiwan's time zone (UTC+8, no daylight saving time).
@@ -98,13 +140,20 @@ func (o *Options) setDefaults() error {
 	if o.MaxBadFrames == 0 {
 		o.MaxBadFrames = DefaultMaxBadFrames
 	}
+	if o.FrameTimeout == 0 {
+		o.FrameTimeout = DefaultFrameTimeout
+	}
+	if o.HandshakeTimeout == 0 {
+		o.HandshakeTimeout = DefaultHandshake
+	}
+	if o.MaxConns == 0 {
+		o.MaxConns = DefaultMaxConns
+	}
+	if o.MaxConnsPerPartner == 0 {
+		o.MaxConnsPerPartner = DefaultMaxConnsPartner
+	}
 	if o.Now == nil {
 		o.Now = time.Now
-	}
-	for _, p := range o.Partners {
-		if len(p.MACKey) != 0 && len(p.MACKey) != 16 {
-			return errors.New("gateway: partner " + p.Institution + ": MAC key must be 16 bytes")
-		}
 	}
 	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/bli/atmgw/limits"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
@@ -27,6 +29,7 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	sessions  map[*session]struct{}
 	nextID    uint64
+	bound     map[string]int // connections signed on, per institution
 	wg        sync.WaitGroup // accept loops and sessions
 	shutting  atomic.Bool
 }
@@ -46,6 +49,7 @@ func NewServer(opts Options) (*Server, error) {
 		cancel:    cancel,
 		listeners: make(map[net.Listener]struct{}),
 		sessions:  make(map[*session]struct{}),
+		bound:     make(map[string]int),
 	}, nil
 }
 
@@ -105,6 +109,13 @@ func (s *Server) startSession(c net.Conn) {
 		c.Close()
 		return
 	}
+	if s.opts.MaxConns > 0 && len(s.sessions) >= s.opts.MaxConns {
+		s.mu.Unlock()
+		s.opts.Metrics.refused("total")
+		s.log.Warn("connection refused: at the total cap", zap.String("remote", c.RemoteAddr().String()), zap.Int("max_conns", s.opts.MaxConns))
+		c.Close()
+		return
+	}
 	s.nextID++
 	ss := newSession(s, c, s.nextID)
 	s.sessions[ss] = struct{}{}
@@ -150,7 +161,7 @@ func (s *Server) Close() error {
 	s.cancel()
 	s.mu.Lock()
 	for ss := range s.sessions {
-		ss.abort("server closed")
+		ss.abort(reasonClosed, nil)
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
@@ -164,6 +175,32 @@ func (s *Server) beginShutdown() {
 		l.Close()
 	}
 	s.mu.Unlock()
+}
+
+// bind counts a connection signing on as institution; false when the
+// partner is at its cap.
+func (s *Server) bind(institution string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.opts.MaxConnsPerPartner > 0 && s.bound[institution] >= s.opts.MaxConnsPerPartner {
+		return false
+	}
+	s.bound[institution]++
+	return true
+}
+
+func (s *Server) unbind(institution string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.bound[institution]--; s.bound[institution] <= 0 {
+		delete(s.bound, institution)
+	}
+}
+
+// Reload replaces the partners and profiles without dropping connections
+// (see Handler.Reload).
+func (s *Server) Reload(partners []Partner, profiles *limits.Book) error {
+	return s.handler.Reload(partners, profiles)
 }
 
 // Sessions returns the number of open connections.

@@ -1,0 +1,100 @@
+package gateway
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bli/atmgw/iso"
+)
+
+// Metrics are the gateway's Prometheus metrics. Labels hold institution
+// codes, services, response codes and close reasons, never card data.
+// A nil *Metrics records nothing.
+type Metrics struct {
+	requests    *prometheus.CounterVec
+	latency     *prometheus.HistogramVec
+	open        prometheus.Gauge
+	closed      *prometheus.CounterVec
+	badFrames   prometheus.Counter
+	refusedConn *prometheus.CounterVec
+}
+
+// NewMetrics registers the gateway's metrics with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "atmgw_requests_total",
+			Help: "Requests answered, by partner institution, service (pension, insurance, netmgmt, other) and response code.",
+		}, []string{"institution", "service", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "atmgw_request_duration_seconds",
+			Help:    "Time from reading a request to queueing its answer, by institution and service.",
+			Buckets: []float64{.0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"institution", "service"}),
+		open: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "atmgw_connections_open",
+			Help: "Partner connections open now.",
+		}),
+		closed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "atmgw_connections_closed_total",
+			Help: "Partner connections closed, by reason.",
+		}, []string{"reason"}),
+		badFrames: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "atmgw_unparseable_frames_total",
+			Help: "Frames whose MTI or DE11 could not be recovered (no answer; decision 1).",
+		}),
+		refusedConn: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "atmgw_connections_refused_total",
+			Help: "Connections or sign-ons refused by a cap (total, partner) or a failed TLS handshake.",
+		}, []string{"cap"}),
+	}
+	reg.MustRegister(m.requests, m.latency, m.open, m.closed, m.badFrames, m.refusedConn)
+	return m
+}
+
+func serviceLabel(msg *iso.Message) string {
+	switch {
+	case msg.MTI == iso.MTINetworkRequest:
+		return "netmgmt"
+	case msg.ProcessingCode == iso.ProcPension:
+		return "pension"
+	case msg.ProcessingCode == iso.ProcInsurance:
+		return "insurance"
+	}
+	return "other"
+}
+
+func (m *Metrics) request(institution string, req, resp *iso.Message, took time.Duration) {
+	if m == nil {
+		return
+	}
+	svc := serviceLabel(req)
+	m.requests.WithLabelValues(institution, svc, resp.ResponseCode).Inc()
+	m.latency.WithLabelValues(institution, svc).Observe(took.Seconds())
+}
+
+func (m *Metrics) opened() {
+	if m != nil {
+		m.open.Inc()
+	}
+}
+
+func (m *Metrics) closedWith(reason string) {
+	if m != nil {
+		m.open.Dec()
+		m.closed.WithLabelValues(reason).Inc()
+	}
+}
+
+func (m *Metrics) badFrame() {
+	if m != nil {
+		m.badFrames.Inc()
+	}
+}
+
+func (m *Metrics) refused(cap string) {
+	if m != nil {
+		m.refusedConn.WithLabelValues(cap).Inc()
+	}
+}
