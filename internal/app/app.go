@@ -7,29 +7,31 @@ package app
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
 
 	"github.com/bli/atmgw/card"
 	"github.com/bli/atmgw/gateway"
 	"github.com/bli/atmgw/internal/config"
 	"github.com/bli/atmgw/ledger"
-	"github.com/bli/atmgw/ledger/postgres"
 	"github.com/bli/atmgw/limits"
 )
 
 // Gateway is a wired, not yet serving, gateway.
 type Gateway struct {
-	Server *gateway.Server
-	Store  ledger.Store // the guarded store the server uses
-	Demo   bool         // running on the embedded demo ledger
-	closer func()
+	Server   *gateway.Server
+	Store    ledger.Store         // the guarded store the server uses
+	Demo     bool                 // running on the embedded demo ledger
+	Registry *prometheus.Registry // the metrics of this gateway
+	closer   func()
 }
 
-// Close releases the ledger (after the server has stopped).
+// Close flushes the audit trail and releases the ledger (after the server
+// has stopped).
 func (g *Gateway) Close() {
 	if g.closer != nil {
 		g.closer()
@@ -94,31 +96,22 @@ func Build(ctx context.Context, cfg *config.Config, log *zap.Logger) (*Gateway, 
 	if err != nil {
 		return nil, err
 	}
-	g := &Gateway{}
-	var raw ledger.Store
-	if cfg.DatabaseURL == "" {
-		demo, err := ledger.Demo(h)
-		if err != nil {
-			return nil, fmt.Errorf("demo ledger: %w", err)
-		}
-		raw, g.Demo = demo, true
-	} else {
-		octx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		pg, err := postgres.Open(octx, cfg.DatabaseURL, postgres.Options{MaxConns: int32(cfg.Ledger.MaxConns)})
-		if err != nil {
-			return nil, err
-		}
-		raw = pg
+	g := &Gateway{Registry: prometheus.NewRegistry()}
+	g.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	store, closeLedger, demo, err := openLedger(ctx, cfg, h, log, g.Registry)
+	if err != nil {
+		return nil, err
 	}
-	guarded := ledger.Guard(raw, ledger.GuardOptions{
-		Timeout:     time.Duration(cfg.Ledger.Timeout),
-		Failures:    uint32(cfg.Ledger.Breaker.Failures),
-		OpenFor:     time.Duration(cfg.Ledger.Breaker.OpenFor),
-		HalfOpenMax: uint32(cfg.Ledger.Breaker.HalfOpenMax),
-	}, log)
-	g.Store = guarded
-	g.closer = guarded.Close
+	g.Store, g.Demo = store, demo
+	auditor, closeAudit, err := openAudit(ctx, cfg, log, g.Registry)
+	if err != nil {
+		closeLedger()
+		return nil, err
+	}
+	g.closer = func() {
+		closeAudit()
+		closeLedger()
+	}
 	rate := *cfg.CardRate.Inquiries
 	if rate == 0 {
 		rate = -1 // off
@@ -126,7 +119,7 @@ func Build(ctx context.Context, cfg *config.Config, log *zap.Logger) (*Gateway, 
 	srv, err := gateway.NewServer(gateway.Options{
 		Partners:        Partners(cfg),
 		Profiles:        book,
-		Store:           guarded,
+		Store:           store,
 		Hasher:          h,
 		Logger:          log,
 		RateLimit:       rate,
@@ -134,9 +127,11 @@ func Build(ctx context.Context, cfg *config.Config, log *zap.Logger) (*Gateway, 
 		IdleTimeout:     time.Duration(cfg.IdleTimeout),
 		DuplicateWindow: time.Duration(cfg.DuplicateWindow),
 		MaxInFlight:     cfg.MaxInFlight,
+		Metrics:         gateway.NewMetrics(g.Registry),
+		Auditor:         auditor,
 	})
 	if err != nil {
-		guarded.Close()
+		g.Close()
 		return nil, err
 	}
 	g.Server = srv

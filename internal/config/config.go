@@ -73,20 +73,6 @@ type CardRate struct {
 	Window    Duration `yaml:"window"`
 }
 
-// Breaker holds the circuit-breaker settings of the ledger.
-type Breaker struct {
-	Failures    int      `yaml:"failures"`      // consecutive failures that open it
-	OpenFor     Duration `yaml:"open_for"`      // how long it stays open before probing
-	HalfOpenMax int      `yaml:"half_open_max"` // probe requests allowed while half-open
-}
-
-// Ledger holds the ledger call settings.
-type Ledger struct {
-	Timeout  Duration `yaml:"timeout"`   // deadline of one ledger call
-	MaxConns int      `yaml:"max_conns"` // PostgreSQL pool size
-	Breaker  Breaker  `yaml:"breaker"`
-}
-
 // Config is the whole file.
 type Config struct {
 	Listen          string    `yaml:"listen"`
@@ -99,6 +85,7 @@ type Config struct {
 	Partners        []Partner `yaml:"partners"`
 	CardRate        CardRate  `yaml:"card_rate"`
 	Ledger          Ledger    `yaml:"ledger"`
+	Audit           Audit     `yaml:"audit"`
 
 	// Filled by Validate.
 	PANKeyBytes []byte `yaml:"-"`
@@ -112,8 +99,6 @@ const (
 	DefaultRateInquiries   = 10
 	DefaultRateWindow      = 10 * time.Minute
 	DefaultMaxInFlight     = 64
-	DefaultLedgerTimeout   = 300 * time.Millisecond
-	DefaultMaxConns        = 16
 	DefaultLogLevel        = "info"
 	// DemoPANKey keys the PAN hash of the embedded demo ledger when no
 	// pan_key is configured. It is public: never use it with real data.
@@ -186,12 +171,8 @@ func (c *Config) ApplyDefaults() {
 	if c.CardRate.Window == 0 {
 		c.CardRate.Window = Duration(DefaultRateWindow)
 	}
-	if c.Ledger.Timeout == 0 {
-		c.Ledger.Timeout = Duration(DefaultLedgerTimeout)
-	}
-	if c.Ledger.MaxConns == 0 {
-		c.Ledger.MaxConns = DefaultMaxConns
-	}
+	c.Ledger.applyDefaults()
+	c.Audit.applyDefaults()
 }
 
 // Validate applies the defaults, checks every key and fills the derived
@@ -267,6 +248,8 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	errs = append(errs, c.Ledger.validate()...)
+	errs = append(errs, c.Audit.validate()...)
 	if len(errs) > 0 {
 		return errors.New(strings.Join(errs, "; "))
 	}
