@@ -2,12 +2,19 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -28,17 +35,19 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if *logFormat != "console" && *logFormat != "json" {
 		return usageError{fmt.Sprintf("-log-format: %q is not console or json", *logFormat)}
 	}
+	if *logLevel != "" {
+		switch *logLevel {
+		case "debug", "info", "warn", "error":
+		default:
+			return usageError{fmt.Sprintf("-log-level: %q is not debug, info, warn or error", *logLevel)}
+		}
+	}
 	cfg, err := loadConfig(&c)
 	if err != nil {
 		return err
 	}
 	if *logLevel != "" {
-		switch *logLevel {
-		case "debug", "info", "warn", "error":
-			cfg.LogLevel = *logLevel
-		default:
-			return usageError{fmt.Sprintf("-log-level: %q is not debug, info, warn or error", *logLevel)}
-		}
+		cfg.LogLevel = *logLevel
 	}
 	log, err := newLogger(cfg.LogLevel, *logFormat, stderr)
 	if err != nil {
@@ -52,36 +61,139 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	defer g.Close()
 
+	// Listen on everything first, so that a bad address fails before any
+	// partner could connect.
+	var listeners []net.Listener
+	closeAll := func() {
+		for _, l := range listeners {
+			l.Close()
+		}
+	}
 	l, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, unwrapOp(err))
 	}
+	listeners = append(listeners, l)
+	if cfg.TLS.Listen != "" {
+		tc, err := app.TLSConfig(&cfg.TLS)
+		if err != nil {
+			closeAll()
+			return err
+		}
+		tl, err := net.Listen("tcp", cfg.TLS.Listen)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("tls.listen on %s: %w", cfg.TLS.Listen, unwrapOp(err))
+		}
+		listeners = append(listeners, tls.NewListener(tl, tc))
+	}
+	var ready atomic.Bool
+	var admin *http.Server
+	if cfg.AdminListen != "" {
+		al, err := net.Listen("tcp", cfg.AdminListen)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("admin_listen on %s: %w", cfg.AdminListen, unwrapOp(err))
+		}
+		admin = &http.Server{Handler: adminMux(g, &ready), ReadHeaderTimeout: 5 * time.Second}
+		go admin.Serve(al)
+		defer admin.Close()
+	}
+
 	ledgerName := "PostgreSQL"
 	if g.Demo {
 		ledgerName = "embedded demo ledger"
 	}
-	log.Info("atmgw serving", zap.String("listen", l.Addr().String()), zap.String("ledger", ledgerName),
-		zap.Int("partners", len(cfg.Partners)), zap.String("version", version))
-
-	errc := make(chan error, 1)
-	go func() { errc <- g.Server.Serve(l) }()
-	select {
-	case err := <-errc:
-		if errors.Is(err, gateway.ErrServerClosed) {
-			return nil
-		}
-		return err
-	case <-ctx.Done():
+	errc := make(chan error, len(listeners))
+	for _, l := range listeners {
+		go func(l net.Listener) { errc <- g.Server.Serve(l) }(l)
+		log.Info("atmgw serving", zap.String("listen", l.Addr().String()), zap.Bool("tls", isTLS(l)),
+			zap.String("ledger", ledgerName), zap.Int("partners", len(cfg.Partners)), zap.String("version", version))
 	}
+	if admin != nil {
+		log.Info("admin endpoints", zap.String("listen", cfg.AdminListen), zap.Strings("paths", []string{"/metrics", "/healthz", "/readyz"}))
+	}
+	ready.Store(true)
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case err := <-errc:
+			if errors.Is(err, gateway.ErrServerClosed) {
+				return nil
+			}
+			g.Server.Close()
+			return err
+		case <-hup:
+			reload(&c, g, log)
+			continue
+		case <-ctx.Done():
+		}
+		break
+	}
+	ready.Store(false)
 	log.Info("shutting down: answering requests in flight", zap.Duration("grace", *grace))
 	sctx, cancel := context.WithTimeout(context.Background(), *grace)
 	defer cancel()
 	if err := g.Server.Shutdown(sctx); err != nil {
 		log.Warn("shutdown grace over: connections cut", zap.Error(err))
 	}
-	<-errc
+	for range listeners {
+		<-errc
+	}
 	log.Info("stopped")
 	return nil
+}
+
+// reload re-reads the configuration file on SIGHUP and applies its
+// partners and profiles without dropping connections. A bad file changes
+// nothing. The other keys (listen addresses, database, keys of the PAN hash)
+// need a restart.
+func reload(c *common, g *app.Gateway, log *zap.Logger) {
+	if c.configPath == "" {
+		log.Warn("SIGHUP: no --config file to reload: nothing changed")
+		return
+	}
+	cfg, err := loadConfig(c)
+	if err == nil {
+		err = g.Reload(cfg)
+	}
+	if err != nil {
+		log.Error("SIGHUP: configuration not reloaded; the old one stays", zap.Error(err))
+		return
+	}
+	log.Info("SIGHUP: partners and profiles reloaded", zap.Int("partners", len(cfg.Partners)))
+}
+
+func isTLS(l net.Listener) bool {
+	_, plain := l.(*net.TCPListener)
+	return !plain
+}
+
+// adminMux serves /metrics, /healthz (the process is up) and /readyz (it
+// serves partners and its ledger answers).
+func adminMux(g *app.Gateway, ready *atomic.Bool) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(g.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		if !ready.Load() {
+			http.Error(w, "not ready: starting or shutting down", http.StatusServiceUnavailable)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+		defer cancel()
+		if err := g.Store.Ping(ctx); err != nil {
+			http.Error(w, "not ready: ledger unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	return mux
 }
 
 func newLogger(level, format string, w io.Writer) (*zap.Logger, error) {

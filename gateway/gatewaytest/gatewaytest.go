@@ -5,6 +5,7 @@ package gatewaytest
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"testing"
 	"time"
@@ -19,7 +20,8 @@ import (
 
 // Gateway is a running test gateway.
 type Gateway struct {
-	Addr   string // host:port to dial
+	Addr    string // host:port to dial
+	TLSAddr string // the TLS listener's host:port, when the config has tls.listen
 	Config *config.Config
 	App    *app.Gateway
 }
@@ -74,17 +76,39 @@ func Start(t testing.TB, opts ...Option) *Gateway {
 		g.Close()
 		t.Fatalf("gatewaytest: listen: %v", err)
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		g.Server.Serve(l)
-	}()
+	listeners := []net.Listener{l}
+	gw := &Gateway{Addr: l.Addr().String(), Config: cfg, App: g}
+	if cfg.TLS.Listen != "" {
+		tc, err := app.TLSConfig(&cfg.TLS)
+		if err != nil {
+			l.Close()
+			g.Close()
+			t.Fatalf("gatewaytest: %v", err)
+		}
+		tl, err := net.Listen("tcp", cfg.TLS.Listen)
+		if err != nil {
+			l.Close()
+			g.Close()
+			t.Fatalf("gatewaytest: tls listen: %v", err)
+		}
+		gw.TLSAddr = tl.Addr().String()
+		listeners = append(listeners, tls.NewListener(tl, tc))
+	}
+	done := make(chan struct{}, len(listeners))
+	for _, l := range listeners {
+		go func(l net.Listener) {
+			g.Server.Serve(l)
+			done <- struct{}{}
+		}(l)
+	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		g.Server.Shutdown(ctx)
-		<-done
+		for range listeners {
+			<-done
+		}
 		g.Close()
 	})
-	return &Gateway{Addr: l.Addr().String(), Config: cfg, App: g}
+	return gw
 }

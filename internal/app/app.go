@@ -76,7 +76,7 @@ func Profiles(cfg *config.Config) (*limits.Book, error) {
 func Partners(cfg *config.Config) []gateway.Partner {
 	ps := make([]gateway.Partner, 0, len(cfg.Partners))
 	for _, p := range cfg.Partners {
-		ps = append(ps, gateway.Partner{Institution: p.Institution, Name: p.Name, Allow: p.Networks, MACKey: p.Key})
+		ps = append(ps, gateway.Partner{Institution: p.Institution, Name: p.Name, Allow: p.Networks, MACKey: p.Key, CertNames: p.CertNames})
 	}
 	return ps
 }
@@ -117,18 +117,21 @@ func Build(ctx context.Context, cfg *config.Config, log *zap.Logger) (*Gateway, 
 		rate = -1 // off
 	}
 	srv, err := gateway.NewServer(gateway.Options{
-		Partners:        Partners(cfg),
-		Profiles:        book,
-		Store:           store,
-		Hasher:          h,
-		Logger:          log,
-		RateLimit:       rate,
-		RateWindow:      time.Duration(cfg.CardRate.Window),
-		IdleTimeout:     time.Duration(cfg.IdleTimeout),
-		DuplicateWindow: time.Duration(cfg.DuplicateWindow),
-		MaxInFlight:     cfg.MaxInFlight,
-		Metrics:         gateway.NewMetrics(g.Registry),
-		Auditor:         auditor,
+		Partners:           Partners(cfg),
+		Profiles:           book,
+		Store:              store,
+		Hasher:             h,
+		Logger:             log,
+		RateLimit:          rate,
+		RateWindow:         time.Duration(cfg.CardRate.Window),
+		IdleTimeout:        time.Duration(cfg.IdleTimeout),
+		DuplicateWindow:    time.Duration(cfg.DuplicateWindow),
+		MaxInFlight:        cfg.MaxInFlight,
+		FrameTimeout:       time.Duration(cfg.FrameTimeout),
+		MaxConns:           cfg.MaxConns,
+		MaxConnsPerPartner: cfg.MaxConnsPartner,
+		Metrics:            gateway.NewMetrics(g.Registry),
+		Auditor:            auditor,
 	})
 	if err != nil {
 		g.Close()
@@ -142,4 +145,14 @@ func Build(ctx context.Context, cfg *config.Config, log *zap.Logger) (*Gateway, 
 // that the command prints one line.
 func oneLine(err error) error {
 	return errors.New(strings.ReplaceAll(err.Error(), "\n", "; "))
+}
+
+// Reload applies the partners and profiles of a new, validated
+// configuration to the running gateway without dropping connections.
+func (g *Gateway) Reload(cfg *config.Config) error {
+	book, err := Profiles(cfg)
+	if err != nil {
+		return err
+	}
+	return g.Server.Reload(Partners(cfg), book)
 }

@@ -58,6 +58,8 @@ type Partner struct {
 	Name        string     `yaml:"name"`
 	Allow       []string   `yaml:"allow"`
 	MACKey      string     `yaml:"mac_key"`
+	MACKeyFile  string     `yaml:"mac_key_file"` // a file holding the key in hex (instead of mac_key)
+	CertNames   []string   `yaml:"cert_names"`   // client-certificate names bound to this partner (TLS)
 	Screen      Profile    `yaml:"screen"`
 	Receipt     Profile    `yaml:"receipt"`
 	Terminals   []Terminal `yaml:"terminals"`
@@ -73,15 +75,30 @@ type CardRate struct {
 	Window    Duration `yaml:"window"`
 }
 
+// TLS is the optional TLS listener.
+type TLS struct {
+	Listen       string `yaml:"listen"`         // address of the TLS listener ("" : none)
+	CertFile     string `yaml:"cert_file"`      // the gateway's certificate chain (PEM)
+	KeyFile      string `yaml:"key_file"`       // its private key (PEM)
+	ClientCAFile string `yaml:"client_ca_file"` // the partner CA that client certificates must chain to (PEM)
+	MinVersion   string `yaml:"min_version"`    // "1.2" (default) or "1.3"
+}
+
 // Config is the whole file.
 type Config struct {
 	Listen          string    `yaml:"listen"`
+	TLS             TLS       `yaml:"tls"`
+	AdminListen     string    `yaml:"admin_listen"` // /metrics, /healthz, /readyz ("" : none)
 	DatabaseURL     string    `yaml:"database_url"`
 	PANKey          string    `yaml:"pan_key"`
+	PANKeyFile      string    `yaml:"pan_key_file"` // a file holding pan_key in hex (instead of pan_key)
 	LogLevel        string    `yaml:"log_level"`
 	IdleTimeout     Duration  `yaml:"idle_timeout"`
 	DuplicateWindow Duration  `yaml:"duplicate_window"`
 	MaxInFlight     int       `yaml:"max_in_flight"` // per connection
+	FrameTimeout    Duration  `yaml:"frame_timeout"` // a started frame must be complete within this
+	MaxConns        int       `yaml:"max_conns"`     // open connections in total
+	MaxConnsPartner int       `yaml:"max_conns_per_partner"`
 	Partners        []Partner `yaml:"partners"`
 	CardRate        CardRate  `yaml:"card_rate"`
 	Ledger          Ledger    `yaml:"ledger"`
@@ -100,6 +117,9 @@ const (
 	DefaultRateWindow      = 10 * time.Minute
 	DefaultMaxInFlight     = 64
 	DefaultLogLevel        = "info"
+	DefaultFrameTimeout    = 10 * time.Second
+	DefaultMaxConnsTotal   = 1024
+	DefaultMaxConnsPartner = 256
 	// DemoPANKey keys the PAN hash of the embedded demo ledger when no
 	// pan_key is configured. It is public: never use it with real data.
 	DemoPANKey = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
@@ -164,6 +184,18 @@ func (c *Config) ApplyDefaults() {
 	if c.MaxInFlight == 0 {
 		c.MaxInFlight = DefaultMaxInFlight
 	}
+	if c.FrameTimeout == 0 {
+		c.FrameTimeout = Duration(DefaultFrameTimeout)
+	}
+	if c.MaxConns == 0 {
+		c.MaxConns = DefaultMaxConnsTotal
+	}
+	if c.MaxConnsPartner == 0 {
+		c.MaxConnsPartner = DefaultMaxConnsPartner
+	}
+	if c.TLS.Listen != "" && c.TLS.MinVersion == "" {
+		c.TLS.MinVersion = "1.2"
+	}
 	if c.CardRate.Inquiries == nil {
 		n := DefaultRateInquiries
 		c.CardRate.Inquiries = &n
@@ -190,6 +222,16 @@ func (c *Config) Validate() error {
 	default:
 		bad("log_level: %q is not one of debug, info, warn, error", c.LogLevel)
 	}
+	if c.PANKeyFile != "" {
+		if c.PANKey != "" {
+			bad("pan_key_file: give pan_key or pan_key_file, not both")
+		}
+		if v, err := readKeyFile(c.PANKeyFile); err != nil {
+			bad("pan_key_file: %v", err)
+		} else {
+			c.PANKey = v
+		}
+	}
 	if c.PANKey != "" {
 		k, err := hex.DecodeString(c.PANKey)
 		if err != nil || len(k) < 16 {
@@ -202,6 +244,13 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxInFlight < 1 {
 		bad("max_in_flight: must be at least 1")
+	}
+	if c.MaxConns < 0 || c.MaxConnsPartner < 0 {
+		bad("max_conns, max_conns_per_partner: must be positive")
+	}
+	errs = append(errs, c.TLS.validate()...)
+	if c.AdminListen != "" && c.AdminListen == c.Listen {
+		bad("admin_listen: must differ from listen")
 	}
 	seen := map[string]bool{}
 	for i := range c.Partners {
@@ -232,6 +281,16 @@ func (c *Config) Validate() error {
 			}
 			p.Networks = append(p.Networks, pfx.Masked())
 		}
+		if p.MACKeyFile != "" {
+			if p.MACKey != "" {
+				bad("%s.mac_key_file: give mac_key or mac_key_file, not both", where)
+			}
+			if v, err := readKeyFile(p.MACKeyFile); err != nil {
+				bad("%s.mac_key_file: %v", where, err)
+			} else {
+				p.MACKey = v
+			}
+		}
 		if p.MACKey != "" {
 			k, err := hex.DecodeString(p.MACKey)
 			if err != nil || len(k) != 16 || !hexRE.MatchString(p.MACKey) {
@@ -254,4 +313,38 @@ func (c *Config) Validate() error {
 		return errors.New(strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// readKeyFile reads a key kept in a file (hex digits, surrounding space
+// ignored). The error never holds the file's content.
+func readKeyFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	v := strings.TrimSpace(string(b))
+	if v == "" {
+		return "", fmt.Errorf("%s is empty", path)
+	}
+	return v, nil
+}
+
+func (t *TLS) validate() []string {
+	if t.Listen == "" {
+		if t.CertFile != "" || t.KeyFile != "" || t.ClientCAFile != "" {
+			return []string{"tls.listen: set it to use tls.cert_file, tls.key_file, tls.client_ca_file"}
+		}
+		return nil
+	}
+	var errs []string
+	if t.CertFile == "" || t.KeyFile == "" {
+		errs = append(errs, "tls: cert_file and key_file are required with tls.listen")
+	}
+	if t.ClientCAFile == "" {
+		errs = append(errs, "tls.client_ca_file: required: partners authenticate with client certificates")
+	}
+	if t.MinVersion != "1.2" && t.MinVersion != "1.3" {
+		errs = append(errs, fmt.Sprintf("tls.min_version: %q is not 1.2 or 1.3", t.MinVersion))
+	}
+	return errs
 }

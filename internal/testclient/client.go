@@ -6,6 +6,7 @@ package testclient
 
 import (
 	"bufio"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -35,10 +36,25 @@ func Dial(addr string) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	return New(conn), nil
+}
+
+// DialTLS connects to addr over TLS and completes the handshake.
+func DialTLS(addr string, cfg *tls.Config) (*Client, error) {
+	d := &net.Dialer{Timeout: 5 * time.Second}
+	conn, err := tls.DialWithDialer(d, "tcp", addr, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return New(conn), nil
+}
+
+// New makes a client of an open connection.
+func New(conn net.Conn) *Client {
 	c := &Client{conn: conn, bw: bufio.NewWriter(conn), got: map[string]*iso.Message{}, done: make(chan struct{})}
 	c.arrived = sync.NewCond(&c.mu)
 	go c.readLoop()
-	return c, nil
+	return c
 }
 
 func (c *Client) readLoop() {
