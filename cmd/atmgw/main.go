@@ -7,8 +7,8 @@
 //
 // Without --config, the built-in example configuration is used (the six
 // partners of partner interface v1); without a database URL, serve runs on
-// the embedded demo ledger. ATMGW_DATABASE_URL and ATMGW_PAN_KEY override
-// the file; the flags override both.
+// the embedded demo ledger. ATMGW_DATABASE_URL, ATMGW_PAN_KEY and
+// ATMGW_MAC_KEY_<institution> override the file; the flags override both.
 package main
 
 import (
@@ -151,7 +151,13 @@ func loadConfig(c *common) (*config.Config, error) {
 		cfg.DatabaseURL = v
 	}
 	if v := os.Getenv("ATMGW_PAN_KEY"); v != "" {
-		cfg.PANKey = v
+		cfg.PANKey, cfg.PANKeyFile = v, ""
+	}
+	for i := range cfg.Partners {
+		p := &cfg.Partners[i]
+		if v := os.Getenv("ATMGW_MAC_KEY_" + p.Institution); v != "" {
+			p.MACKey, p.MACKeyFile = v, ""
+		}
 	}
 	if c.databaseURL != "" {
 		cfg.DatabaseURL = c.databaseURL
