@@ -40,12 +40,12 @@ type Response struct {
 // It holds the state shared by all connections (duplicate window, ATC
 // tracker, rate limiter) and needs no socket: tests call its methods.
 type Handler struct {
-	opts     *Options
-	routing  atomic.Pointer[routing] // partners and profiles; replaced whole by Reload
-	dupes    *dupes
-	atc      *card.ATCTracker
-	rate     *card.RateLimiter
-	authSeq  atomic.Uint64
+	opts    *Options
+	routing atomic.Pointer[routing] // partners and profiles; replaced whole by Reload
+	dupes   *dupes
+	atc     *card.ATCTracker
+	rate    *card.RateLimiter
+	authSeq atomic.Uint64
 }
 
 // NewHandler builds the handler of a Server from validated options.

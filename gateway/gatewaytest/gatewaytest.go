@@ -22,8 +22,8 @@ import (
 type Gateway struct {
 	Addr    string // host:port to dial
 	TLSAddr string // the TLS listener's host:port, when the config has tls.listen
-	Config *config.Config
-	App    *app.Gateway
+	Config  *config.Config
+	App     *app.Gateway
 }
 
 // Option changes the configuration before the gateway starts.
