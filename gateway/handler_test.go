@@ -54,7 +54,7 @@ func (s *switchStore) Inquire(ctx context.Context, q ledger.Query) (ledger.Answe
 	return s.Store.Inquire(ctx, q)
 }
 
-func newRig(t *testing.T, mutate ...func(*gateway.Options)) *rig {
+func newRig(t testing.TB, mutate ...func(*gateway.Options)) *rig {
 	t.Helper()
 	cfg := &config.Config{}
 	if err := config.Parse(configs.Example, cfg); err != nil {
