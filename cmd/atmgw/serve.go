@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"sync/atomic"
@@ -28,6 +29,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&c.listen, "listen", "", "TCP `address` to listen on (overrides the file; default 127.0.0.1:8583)")
 	logFormat := fs.String("log-format", "console", "log `format`: console or json")
 	logLevel := fs.String("log-level", "", "log `level`: debug, info, warn or error (overrides the file)")
+	pprofOn := fs.Bool("pprof", false, "also serve /debug/pprof/ on admin_listen (profiling; keep admin_listen private)")
 	grace := fs.Duration("shutdown-grace", 30*time.Second, "on SIGTERM, how long in-flight requests may take before connections are cut")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -89,13 +91,24 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	var ready atomic.Bool
 	var admin *http.Server
+	if *pprofOn && cfg.AdminListen == "" {
+		closeAll()
+		return usageError{"-pprof needs admin_listen in the configuration"}
+	}
 	if cfg.AdminListen != "" {
 		al, err := net.Listen("tcp", cfg.AdminListen)
 		if err != nil {
 			closeAll()
 			return fmt.Errorf("admin_listen on %s: %w", cfg.AdminListen, unwrapOp(err))
 		}
-		admin = &http.Server{Handler: adminMux(g, &ready), ReadHeaderTimeout: 5 * time.Second}
+		mux := adminMux(g, &ready)
+		if *pprofOn {
+			mux.HandleFunc("/debug/pprof/", pprof.Index)
+			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+			mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		}
+		admin = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		go admin.Serve(al)
 		defer admin.Close()
 	}
