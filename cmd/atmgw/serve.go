@@ -29,6 +29,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&c.listen, "listen", "", "TCP `address` to listen on (overrides the file; default 127.0.0.1:8583)")
 	logFormat := fs.String("log-format", "console", "log `format`: console or json")
 	logLevel := fs.String("log-level", "", "log `level`: debug, info, warn or error (overrides the file)")
+	adminListen := fs.String("admin-listen", "", "`address` of /metrics, /healthz, /readyz (overrides admin_listen of the file)")
 	pprofOn := fs.Bool("pprof", false, "also serve /debug/pprof/ on admin_listen (profiling; keep admin_listen private)")
 	grace := fs.Duration("shutdown-grace", 30*time.Second, "on SIGTERM, how long in-flight requests may take before connections are cut")
 	if err := parseFlags(fs, args); err != nil {
@@ -50,6 +51,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if *logLevel != "" {
 		cfg.LogLevel = *logLevel
+	}
+	if *adminListen != "" {
+		cfg.AdminListen = *adminListen
 	}
 	log, err := newLogger(cfg.LogLevel, *logFormat, stderr)
 	if err != nil {
