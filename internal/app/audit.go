@@ -2,15 +2,75 @@ package app
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/bli/atmgw/audit"
 	"github.com/bli/atmgw/gateway"
 	"github.com/bli/atmgw/internal/config"
 )
 
-// openAudit starts the audit trail of a configuration. close flushes it.
+// auditCloseTimeout is the least time Close gives the audit trail to write
+// its buffer and replay its spool before it spools what is left (the spool
+// is local: writing it is not bounded).
+const auditCloseTimeout = 10 * time.Second
+
+// openAudit starts the audit trail of a configuration (audit.mode: auto is
+// the database when database_url is set, off on the demo ledger). close
+// flushes it: to the database, or to the spool when the database is down.
+// With the trail off, a is nil.
 func openAudit(ctx context.Context, cfg *config.Config, log *zap.Logger, reg prometheus.Registerer) (a gateway.Auditor, close func(), err error) {
-	return nil, func() {}, nil
+	nothing := func() {}
+	sink, err := cfg.Audit.Sink(cfg.DatabaseURL)
+	if err != nil {
+		return nil, nothing, err
+	}
+	if sink == config.AuditOff {
+		why := "audit.mode: off"
+		if cfg.Audit.Mode == config.AuditAuto {
+			why = "embedded demo ledger (audit.mode: spool keeps a trail in audit.spool_dir)"
+		}
+		log.Info("audit trail off", zap.String("why", why))
+		return nil, nothing, nil
+	}
+	opts := audit.Options{
+		SpoolDir:      cfg.Audit.SpoolDir,
+		BatchSize:     cfg.Audit.BatchSize,
+		FlushInterval: time.Duration(cfg.Audit.FlushInterval),
+		Buffer:        cfg.Audit.Buffer,
+		ProbeInterval: time.Duration(cfg.Audit.ProbeInterval),
+		Timeout:       time.Duration(cfg.Audit.Timeout),
+		Logger:        log,
+		Registerer:    reg,
+	}
+	if sink == config.AuditDatabase {
+		opts.DatabaseURL = cfg.DatabaseURL
+	}
+	w, err := audit.Open(ctx, opts)
+	if err != nil {
+		return nil, nothing, fmt.Errorf("audit.spool_dir: %w", err)
+	}
+	st := w.Stats()
+	log.Info("audit trail", zap.String("to", sink), zap.String("spool", w.SpoolFile()), zap.Int("spooled_records", st.SpoolPending))
+	closeTimeout := max(auditCloseTimeout, 2*time.Duration(cfg.Audit.Timeout))
+	return auditor{w}, func() {
+		cctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+		defer cancel()
+		if err := w.Close(cctx); err != nil {
+			log.Error("audit trail not closed cleanly", zap.Error(err))
+		}
+	}, nil
+}
+
+// auditor hands the gateway's records to the audit writer.
+type auditor struct{ w *audit.Writer }
+
+func (a auditor) Audit(r gateway.AuditRecord) {
+	a.w.Add(audit.Record{
+		Time: r.Time, Institution: r.Institution, Terminal: r.Terminal, STAN: r.STAN, RRN: r.RRN,
+		Service: r.Service, PANHash: r.PANHash, ResponseCode: r.ResponseCode, Latency: r.Latency,
+	})
 }

@@ -1,0 +1,229 @@
+package gateway_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/goleak"
+
+	"github.com/bli/atmgw/card"
+	"github.com/bli/atmgw/gateway/gatewaytest"
+	"github.com/bli/atmgw/internal/config"
+	"github.com/bli/atmgw/internal/testclient"
+	"github.com/bli/atmgw/internal/testledger"
+	"github.com/bli/atmgw/iso"
+	"github.com/bli/atmgw/ledger/pgtest"
+	"github.com/bli/atmgw/ledger/postgres"
+)
+
+// auditMetric is the value of one metric of a registry (summed over its labels).
+func auditMetric(t *testing.T, reg prometheus.Gatherer, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			v := 0.0
+			for _, m := range mf.GetMetric() {
+				v += m.GetGauge().GetValue() + m.GetCounter().GetValue()
+			}
+			return v
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
+}
+
+type auditRow struct{ rc, panHash, institution, terminal, service string }
+
+// auditRows is the audit_log table by STAN.
+func auditRows(t *testing.T, dbURL string) map[string]auditRow {
+	t.Helper()
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	rows, err := c.Query(ctx, "SELECT stan, response_code, pan_hash, institution, terminal, service FROM audit_log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]auditRow{}
+	n := 0
+	for rows.Next() {
+		var stan string
+		var r auditRow
+		if err := rows.Scan(&stan, &r.rc, &r.panHash, &r.institution, &r.terminal, &r.service); err != nil {
+			t.Fatal(err)
+		}
+		out[stan] = r
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(out) {
+		t.Errorf("audit_log holds %d rows for %d STANs: a request recorded twice", n, len(out))
+	}
+	return out
+}
+
+// TestAuditAcrossDatabaseRestart: a gateway on PostgreSQL answers N
+// requests, the database stops, M more are answered (91, and 12 which needs
+// no ledger), the database comes back, K more. The audit trail holds
+// exactly one row per answered request, with its response code, those of
+// the outage replayed from the spool while the gateway runs; the spool is
+// empty at the end and no goroutine is left.
+func TestAuditAcrossDatabaseRestart(t *testing.T) {
+	pg := pgtest.StartServer(t)
+	ctx := context.Background()
+	st, err := postgres.Open(ctx, pg.URL(), postgres.Options{MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := postgres.Migrate(ctx, st.Pool()); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	testledger.Write(t, dir)
+	h, _ := card.NewPANHasher(mustHexKey())
+	if rep, err := postgres.Load(ctx, st.Pool(), dir, h, nil); err != nil || len(rep.Errors) > 0 {
+		t.Fatalf("load: %v %v", err, rep.Errors)
+	}
+	st.Close()
+	spool := t.TempDir()
+
+	answered := map[string]string{} // STAN → DE39
+	var n, m, k int
+	before := goleak.IgnoreCurrent()
+	t.Run("run", func(t *testing.T) {
+		gw := gatewaytest.Start(t, gatewaytest.WithDatabase(pg.URL()), gatewaytest.WithoutRateLimit(),
+			gatewaytest.WithConfig(func(c *config.Config) {
+				c.Audit.Mode = config.AuditDatabase
+				c.Audit.SpoolDir = spool
+				c.Audit.BatchSize = 4
+				c.Audit.FlushInterval = config.Duration(20 * time.Millisecond)
+				c.Audit.ProbeInterval = config.Duration(100 * time.Millisecond)
+			}))
+		reg := gw.App.Registry
+		c, err := testclient.Dial(gw.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		stan := 0
+		on := &iso.Message{MTI: "0800", TransmissionTime: "1124153000", STAN: "000000", Institution: "700", NetworkCode: "001"}
+		if r, err := c.Do(on, nil, 10*time.Second); err != nil || r.ResponseCode != "00" {
+			t.Fatalf("sign-on: %v %+v", err, r)
+		}
+		send := func(pc string) string {
+			stan++
+			s := fmt.Sprintf("%06d", stan)
+			icc := card.BuildICC(card.ICC{CID: 0x80, ATC: uint16(stan)})
+			req := &iso.Message{MTI: "0200", PAN: testledger.PanOK, ProcessingCode: pc, TransmissionTime: "1124153010",
+				STAN: s, LocalTime: "153010", LocalDate: "1124", Expiry: "3012", EntryMode: "051",
+				Institution: "700", RRN: "26112400" + s[2:], TerminalID: "ATM70001", ICC: icc}
+			r, err := c.Do(req, nil, 10*time.Second)
+			if err != nil {
+				t.Fatalf("STAN %s: %v", s, err)
+			}
+			answered[s] = r.ResponseCode
+			return r.ResponseCode
+		}
+		waitAudit := func(what string, cond func() bool) {
+			t.Helper()
+			deadline := time.Now().Add(60 * time.Second) // a hang guard, not a speed target
+			for !cond() {
+				if time.Now().After(deadline) {
+					t.Fatalf("gave up waiting for %s", what)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+
+		for ; n < 6; n++ {
+			pc := "390000"
+			if n%2 == 1 {
+				pc = "380000"
+			}
+			if rc := send(pc); rc != "00" {
+				t.Fatalf("before the stop: %s", rc)
+			}
+		}
+		waitAudit("the first requests in the table", func() bool { return len(auditRows(t, pg.URL())) == n })
+
+		pg.Stop()
+		for ; m < 10; m++ {
+			pc, want := "390000", "91"
+			if m%5 == 4 {
+				pc, want = "370000", "12" // unknown service: answered without the ledger
+			}
+			if rc := send(pc); rc != want {
+				t.Fatalf("database down: %s, want %s", rc, want)
+			}
+		}
+		waitAudit("the outage's records in the spool", func() bool { return auditMetric(t, reg, "atmgw_audit_spool_records") == float64(m) })
+		if v := auditMetric(t, reg, "atmgw_audit_database_up"); v != 0 {
+			t.Errorf("atmgw_audit_database_up %v during the outage", v)
+		}
+
+		pg.Start()
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			k++
+			rc := send("390000")
+			if rc == "00" {
+				break
+			}
+			if rc != "91" || time.Now().After(deadline) {
+				t.Fatalf("after the database came back: %s", rc)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		for i := 0; i < 5; i++ {
+			k++
+			if rc := send("380000"); rc != "00" {
+				t.Fatalf("after the database came back: %s", rc)
+			}
+		}
+		// Replayed while the gateway runs, not only at its stop.
+		waitAudit("the spool replayed", func() bool {
+			return auditMetric(t, reg, "atmgw_audit_spool_records") == 0 && len(auditRows(t, pg.URL())) == n+m+k
+		})
+		if v := auditMetric(t, reg, "atmgw_audit_batches_failed_total"); v < 1 {
+			t.Errorf("atmgw_audit_batches_failed_total %v: the outage was not seen", v)
+		}
+	})
+	if t.Failed() {
+		return
+	}
+
+	rows := auditRows(t, pg.URL())
+	if len(rows) != n+m+k || len(answered) != n+m+k {
+		t.Errorf("audit_log holds %d rows, %d requests answered (N=%d M=%d K=%d)", len(rows), len(answered), n, m, k)
+	}
+	wantHash := h.Hash(testledger.PanOK)
+	for stan, rc := range answered {
+		r, ok := rows[stan]
+		switch {
+		case !ok:
+			t.Errorf("STAN %s (answered %s) not in the audit trail", stan, rc)
+		case r.rc != rc:
+			t.Errorf("STAN %s: audit says %s, answered %s", stan, r.rc, rc)
+		case r.panHash != wantHash || r.institution != "700" || r.terminal != "ATM70001":
+			t.Errorf("STAN %s: %+v", stan, r)
+		}
+	}
+	if files, _ := filepath.Glob(filepath.Join(spool, "*")); len(files) != 0 {
+		t.Errorf("spool directory not empty at the end: %v", files)
+	}
+	goleak.VerifyNone(t, before)
+}
