@@ -13,7 +13,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/bli/atmgw/configs"
 	"github.com/bli/atmgw/internal/testclient"
 	"github.com/bli/atmgw/internal/testledger"
 	"github.com/bli/atmgw/ledger/pgtest"
@@ -140,7 +139,7 @@ func TestAuditAcrossSIGTERM(t *testing.T) {
 	}
 	addr := freePort(t)
 	spool := t.TempDir()
-	cfg := string(configs.Example)
+	cfg := exampleWithoutAudit(t)
 	cfg = strings.Replace(cfg, "listen: 127.0.0.1:8583", "listen: "+addr, 1)
 	cfg = strings.Replace(cfg, "card_rate: {inquiries: 10, window: 10m}", "card_rate: {inquiries: 0, window: 10m}", 1)
 	cfg += fmt.Sprintf("\naudit:\n  mode: database\n  spool_dir: %s\n  flush_interval: 1h\n  batch_size: 10000\n  probe_interval: 100ms\n", spool)
@@ -234,7 +233,7 @@ func TestAuditConfigErrors(t *testing.T) {
 	for extra, want := range cases {
 		i++
 		p := filepath.Join(dir, fmt.Sprintf("c%d.yaml", i))
-		os.WriteFile(p, append(append([]byte(nil), configs.Example...), "\n"+extra...), 0o644)
+		os.WriteFile(p, []byte(exampleWithoutAudit(t)+"\n"+extra), 0o644)
 		code, _, stderr := atmgw(t, []string{"ATMGW_DATABASE_URL="}, "serve", "--config", p, "--listen", "127.0.0.1:0")
 		if code != 1 || !strings.Contains(stderr, want) || strings.Count(strings.TrimRight(stderr, "\n"), "\n") != 0 {
 			t.Errorf("%q: exit %d, stderr %q (want exit 1, one line with %q)", extra, code, stderr, want)
@@ -249,7 +248,7 @@ func TestAuditOnTheDemoLedger(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			addr := freePort(t)
 			spool := filepath.Join(t.TempDir(), "audit")
-			cfg := strings.Replace(string(configs.Example), "listen: 127.0.0.1:8583", "listen: "+addr, 1)
+			cfg := strings.Replace(exampleWithoutAudit(t), "listen: 127.0.0.1:8583", "listen: "+addr, 1)
 			cfg += fmt.Sprintf("\naudit:\n  mode: %s\n  spool_dir: %s\n", mode, spool)
 			cfgPath := filepath.Join(t.TempDir(), "atmgw.yaml")
 			os.WriteFile(cfgPath, []byte(cfg), 0o644)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/bli/atmgw/card"
+	"github.com/bli/atmgw/configs"
 	"github.com/bli/atmgw/internal/testclient"
 	"github.com/bli/atmgw/internal/testledger"
 	"github.com/bli/atmgw/iso"
@@ -118,7 +119,8 @@ func TestEndToEnd(t *testing.T) {
 	addr := freePort(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cmd := exec.CommandContext(ctx, atmgwBin, "serve", "--listen", addr, "--log-format", "json", "--log-level", "debug")
+	cfgPath := testConfig(t)
+	cmd := exec.CommandContext(ctx, atmgwBin, "serve", "--config", cfgPath, "--listen", addr, "--log-format", "json", "--log-level", "debug")
 	cmd.Env = append(os.Environ(), env...)
 	var logs bytes.Buffer
 	cmd.Stderr = &logs
@@ -378,3 +380,37 @@ func waitPort(t *testing.T, addr string) {
 }
 
 func testDatabase(t *testing.T) string { return pgtest.NewDatabase(t) }
+
+// testConfig writes the example configuration with what suits a shared,
+// noisy test machine: a roomier ledger deadline than production's 300ms, and
+// the audit spool in the test's own directory.
+func testConfig(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	y := strings.Replace(string(configs.Example), "timeout: 300ms", "timeout: 2s", 1)
+	if y == string(configs.Example) {
+		t.Fatal("the example config has no ledger timeout of 300ms to replace")
+	}
+	y = strings.Replace(y, "spool_dir: /var/lib/atmgw/audit", "spool_dir: "+filepath.Join(dir, "spool"), 1)
+	p := filepath.Join(dir, "atmgw.yaml")
+	if err := os.WriteFile(p, []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// exampleWithoutAudit is the example configuration without its audit
+// section, for tests that write their own.
+func exampleWithoutAudit(t *testing.T) string {
+	t.Helper()
+	y := string(configs.Example)
+	i := strings.Index(y, "\naudit:\n")
+	if i < 0 {
+		t.Fatal("the example config has no audit section")
+	}
+	j := strings.Index(y[i+1:], "\n\n")
+	if j < 0 {
+		t.Fatal("the example config's audit section does not end")
+	}
+	return y[:i+1] + y[i+1+j+2:]
+}

@@ -55,6 +55,10 @@ func Start(t testing.TB, opts ...Option) *Gateway {
 		t.Fatalf("gatewaytest: example config: %v", err)
 	}
 	cfg.Listen = "127.0.0.1:0"
+	// Test machines are shared and noisy: a roomier ledger deadline than
+	// production's 300ms, and the audit spool in the test's own directory.
+	cfg.Ledger.Timeout = config.Duration(2 * time.Second)
+	cfg.Audit.SpoolDir = t.TempDir()
 	for _, o := range opts {
 		o(cfg)
 	}
