@@ -1,11 +1,34 @@
 // Package ledger is the gateway's view of the Bureau's core ledger: the Store
 // interface, the statement types, the embedded demo ledger (an in-memory
 // Store loaded from CSV files built into the binary), the parser of the
-// five load files, and Guard, the wrapper that puts every call under a
+// five load files, Guard, the wrapper that puts every call under a
 // deadline and a circuit breaker so that a dead or slow database becomes
-// ErrUnavailable at once. The PostgreSQL store lives in ledger/postgres.
+// ErrUnavailable at once, and Cluster, a primary and its read replicas
+// behind one Store, with their metrics (Metrics). The PostgreSQL store
+// lives in ledger/postgres.
 //
 // It knows nothing of ISO 8583.
+//
+// # Several hosts
+//
+// A Cluster gives each host (the primary, "replica1", ...) a Guard of its
+// own and reads an inquiry from one host, trying the next when it fails,
+// at most Attempts hosts (default 2), each under the Guard's deadline; a
+// host whose breaker is open is skipped without cost, and comes back into
+// use by itself when its probes succeed after OpenFor. By default the
+// replicas are read first, round-robin, and the primary last: the primary
+// takes the nightly load and the audit trail's writes, the replicas are
+// there to take the reads, and the primary still serves when every replica
+// is down. With PreferPrimary the primary is read first (a deployment
+// whose replicas are for standby only). A replica may lag: the ledger
+// changes once a night, so a lagging replica shows the previous export,
+// with its as-of date, for as long as it lags. A bulkhead caps the
+// inquiries in progress (MaxConcurrent, default 64): one more fails at
+// once with ErrUnavailable (the gateway answers 91) rather than waiting
+// for a connection past its deadline. A caller that cancels is neither a
+// failure of the host nor failed over. Metrics registers, per host
+// (labelled by role, never by URL), the breaker state, the calls by
+// outcome and their latency, and the bulkhead's rejections.
 //
 // # Load files
 //

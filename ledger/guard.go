@@ -103,7 +103,9 @@ var _ Store = (*Guarded)(nil)
 // context the caller cancelled (context.Canceled) counts neither way: it is
 // not the ledger's fault. Every error returned wraps ErrUnavailable, but
 // for a call the caller cancelled or whose context was done before the
-// call, which wraps the context's error.
+// call, which wraps the context's error. A call the breaker refused wraps
+// ErrBreakerOpen too; one that ran out of Guard's deadline wraps
+// context.DeadlineExceeded.
 //
 // The logger (nil: none) gets the state changes of the breaker. Closing
 // the Guarded store closes s.
@@ -123,7 +125,7 @@ func Guard(s Store, opts GuardOptions, logger *zap.Logger) *Guarded {
 		OnStateChange: func(name string, from, to gobreaker.State) {
 			f, t := breakerState(from), breakerState(to)
 			if t == BreakerOpen {
-				logger.Warn("ledger circuit breaker open: inquiries answered 91 at once",
+				logger.Warn("ledger circuit breaker open: the host is not asked until probes succeed (91 at once if no other host answers)",
 					zap.String("breaker", name), zap.Stringer("from", f), zap.Duration("open_for", opts.OpenFor))
 			} else {
 				logger.Info("ledger circuit breaker", zap.String("breaker", name), zap.Stringer("from", f), zap.Stringer("to", t))
@@ -145,6 +147,11 @@ func breakerState(s gobreaker.State) BreakerState {
 	}
 	return BreakerClosed
 }
+
+// ErrBreakerOpen is wrapped (with ErrUnavailable) in the error of a call
+// that a Guard's breaker refused: open, or half-open with its probes all
+// out. Such a call never reached the store.
+var ErrBreakerOpen = errors.New("circuit breaker open")
 
 // errCallerGone marks (for the breaker) an error due to the caller
 // cancelling its context.
@@ -188,6 +195,9 @@ func (g *Guarded) call(ctx context.Context, f func(context.Context) (Answer, err
 			return Answer{}, err
 		}
 		if cctx.Err() != nil && ctx.Err() == nil {
+			if !errors.Is(err, context.DeadlineExceeded) {
+				err = fmt.Errorf("%w (%w)", err, context.DeadlineExceeded)
+			}
 			return Answer{}, fmt.Errorf("%w: no answer within %v: %w", ErrUnavailable, g.opts.Timeout, err)
 		}
 		return Answer{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
@@ -196,7 +206,7 @@ func (g *Guarded) call(ctx context.Context, f func(context.Context) (Answer, err
 	case err == nil:
 		return ans, nil
 	case errors.Is(err, gobreaker.ErrOpenState), errors.Is(err, gobreaker.ErrTooManyRequests):
-		return Answer{}, fmt.Errorf("%w: circuit breaker %s", ErrUnavailable, g.State())
+		return Answer{}, fmt.Errorf("%w: %w (%s, %s)", ErrUnavailable, ErrBreakerOpen, g.opts.Name, g.State())
 	}
 	return Answer{}, err
 }

@@ -83,7 +83,7 @@ func TestGuardOpensOnFailuresAndRecovers(t *testing.T) {
 	f.set(down, false)
 	for i := 0; i < 3; i++ {
 		_, err := g.Inquire(ctx, ledger.Query{})
-		if !errors.Is(err, ledger.ErrUnavailable) || !errors.Is(err, down) {
+		if !errors.Is(err, ledger.ErrUnavailable) || !errors.Is(err, down) || errors.Is(err, ledger.ErrBreakerOpen) {
 			t.Fatalf("failure %d: %v, want ErrUnavailable wrapping the cause", i, err)
 		}
 	}
@@ -93,7 +93,7 @@ func TestGuardOpensOnFailuresAndRecovers(t *testing.T) {
 	// Open: calls fail at once without reaching the store.
 	before := f.calls.Load()
 	for i := 0; i < 20; i++ {
-		if _, err := g.Inquire(ctx, ledger.Query{}); !errors.Is(err, ledger.ErrUnavailable) {
+		if _, err := g.Inquire(ctx, ledger.Query{}); !errors.Is(err, ledger.ErrUnavailable) || !errors.Is(err, ledger.ErrBreakerOpen) {
 			t.Fatalf("open: %v", err)
 		}
 	}

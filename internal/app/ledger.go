@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -14,35 +15,92 @@ import (
 	"github.com/bli/atmgw/ledger/postgres"
 )
 
-// openLedger opens the ledger of a configuration behind its guard:
-// PostgreSQL when database_url is set (a clear error when unreachable), the
-// embedded demo ledger otherwise. close releases it.
+// ledgerOpenTimeout bounds connecting to and checking each ledger host at start.
+const ledgerOpenTimeout = 10 * time.Second
+
+// openLedger opens the ledger of a configuration: PostgreSQL when
+// database_url is set (the primary, and the read replicas of
+// ledger.replicas), the embedded demo ledger otherwise, behind a
+// ledger.Cluster (a breaker per host, failover, the bulkhead) whose metrics
+// go to reg. The primary must answer at start, and every host that answers
+// must hold a current schema and a loaded ledger, or the gateway does not
+// start (an error naming the key and the database, never its password); a
+// replica that does not answer at start is logged and left to its breaker.
+// close releases it.
 func openLedger(ctx context.Context, cfg *config.Config, h *card.PANHasher, log *zap.Logger, reg prometheus.Registerer) (store ledger.Store, close func(), demo bool, err error) {
-	var raw ledger.Store
+	var primary ledger.Store
+	var replicas []ledger.Store
+	closeAll := func() {
+		if primary != nil {
+			primary.Close()
+		}
+		for _, r := range replicas {
+			r.Close()
+		}
+	}
 	if cfg.DatabaseURL == "" {
+		if len(cfg.Ledger.Replicas) > 0 {
+			return nil, nil, false, errors.New("ledger.replicas: needs database_url (the primary)")
+		}
 		d, err := ledger.Demo(h)
 		if err != nil {
 			return nil, nil, false, fmt.Errorf("demo ledger: %w", err)
 		}
-		raw, demo = d, true
+		primary, demo = d, true
 	} else {
-		octx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		pg, err := postgres.Open(octx, cfg.DatabaseURL, postgres.Options{MaxConns: int32(cfg.Ledger.MaxConns)})
+		pg, err := openHost(ctx, cfg.DatabaseURL, cfg)
 		if err != nil {
 			return nil, nil, false, err
 		}
-		if err := pg.Check(octx); err != nil {
-			pg.Close()
-			return nil, nil, false, err
+		primary = pg
+		for i, url := range cfg.Ledger.Replicas {
+			r, err := openHost(ctx, url, cfg)
+			if errors.Is(err, postgres.ErrUnreachable) {
+				// A replica down at start does not stop the gateway: its
+				// breaker keeps it out of use until it answers.
+				log.Warn("ledger replica unreachable at start: in use once it answers",
+					zap.String("host", fmt.Sprintf("replica%d", i+1)), zap.Error(err))
+				r, err = postgres.Open(ctx, url, postgres.Options{MaxConns: int32(cfg.Ledger.MaxConns), Lazy: true})
+			}
+			if err != nil {
+				closeAll()
+				return nil, nil, false, fmt.Errorf("ledger.replicas[%d]: %w", i, err)
+			}
+			replicas = append(replicas, r)
 		}
-		raw = pg
 	}
-	guarded := ledger.Guard(raw, ledger.GuardOptions{
-		Timeout:     time.Duration(cfg.Ledger.Timeout),
-		Failures:    uint32(cfg.Ledger.Breaker.Failures),
-		OpenFor:     time.Duration(cfg.Ledger.Breaker.OpenFor),
-		HalfOpenMax: uint32(cfg.Ledger.Breaker.HalfOpenMax),
+	c := ledger.NewCluster(primary, replicas, ledger.ClusterOptions{
+		Guard: ledger.GuardOptions{
+			Timeout:     time.Duration(cfg.Ledger.Timeout),
+			Failures:    uint32(cfg.Ledger.Breaker.Failures),
+			OpenFor:     time.Duration(cfg.Ledger.Breaker.OpenFor),
+			HalfOpenMax: uint32(cfg.Ledger.Breaker.HalfOpenMax),
+		},
+		Attempts:      cfg.Ledger.Attempts,
+		MaxConcurrent: cfg.Ledger.MaxConcurrent,
+		PreferPrimary: cfg.Ledger.ReadFrom == config.ReadFromPrimary,
+		Metrics:       ledger.NewMetrics(reg),
 	}, log)
-	return guarded, guarded.Close, demo, nil
+	if !demo {
+		o := c.Options()
+		log.Info("ledger", zap.Int("replicas", len(replicas)), zap.String("read_from", cfg.Ledger.ReadFrom),
+			zap.Int("attempts", o.Attempts), zap.Int("max_concurrent", o.MaxConcurrent),
+			zap.Duration("timeout", o.Guard.Timeout))
+	}
+	return c, c.Close, demo, nil
+}
+
+// openHost opens one PostgreSQL host and checks that it can serve.
+func openHost(ctx context.Context, url string, cfg *config.Config) (*postgres.Store, error) {
+	octx, cancel := context.WithTimeout(ctx, ledgerOpenTimeout)
+	defer cancel()
+	pg, err := postgres.Open(octx, url, postgres.Options{MaxConns: int32(cfg.Ledger.MaxConns)})
+	if err != nil {
+		return nil, err
+	}
+	if err := pg.Check(octx); err != nil {
+		pg.Close()
+		return nil, err
+	}
+	return pg, nil
 }

@@ -1,25 +1,45 @@
 package config
 
-import "time"
+import (
+	"fmt"
+	"strings"
+	"time"
+)
 
 // Defaults of the ledger section.
 const (
 	DefaultLedgerTimeout = 300 * time.Millisecond
 	DefaultMaxConns      = 16
+	// DefaultLedgerAttempts is how many hosts one inquiry is tried on.
+	DefaultLedgerAttempts = 2
+	// max_concurrent defaults to this many times max_conns.
+	DefaultConcurrentPerConn = 4
 )
 
-// Breaker holds the circuit-breaker settings of the ledger.
+// Where inquiries read first (ledger.read_from).
+const (
+	ReadFromReplicas = "replicas" // the replicas round-robin, the primary last (default)
+	ReadFromPrimary  = "primary"  // the primary, the replicas when it fails
+)
+
+// Breaker holds the circuit-breaker settings of the ledger (one breaker per
+// host, each with these settings).
 type Breaker struct {
 	Failures    int      `yaml:"failures"`      // consecutive failures that open it
 	OpenFor     Duration `yaml:"open_for"`      // how long it stays open before probing
 	HalfOpenMax int      `yaml:"half_open_max"` // probe requests allowed while half-open
 }
 
-// Ledger holds the ledger call settings.
+// Ledger holds the ledger call settings. database_url (Config.DatabaseURL)
+// is the primary; Replicas are read replicas of it.
 type Ledger struct {
-	Timeout  Duration `yaml:"timeout"`   // deadline of one ledger call
-	MaxConns int      `yaml:"max_conns"` // PostgreSQL pool size
-	Breaker  Breaker  `yaml:"breaker"`
+	Timeout       Duration `yaml:"timeout"`        // deadline of one ledger call on one host
+	MaxConns      int      `yaml:"max_conns"`      // PostgreSQL pool size, per host
+	MaxConcurrent int      `yaml:"max_concurrent"` // inquiries in progress at most (bulkhead); more → 91 at once
+	Replicas      []string `yaml:"replicas"`       // URLs of read replicas of database_url
+	ReadFrom      string   `yaml:"read_from"`      // replicas (default) or primary
+	Attempts      int      `yaml:"attempts"`       // hosts one inquiry is tried on
+	Breaker       Breaker  `yaml:"breaker"`
 }
 
 // applyDefaults fills the ledger keys the file left out.
@@ -30,13 +50,50 @@ func (l *Ledger) applyDefaults() {
 	if l.MaxConns == 0 {
 		l.MaxConns = DefaultMaxConns
 	}
+	if l.MaxConcurrent == 0 && l.MaxConns > 0 {
+		l.MaxConcurrent = DefaultConcurrentPerConn * l.MaxConns
+	}
+	if l.ReadFrom == "" {
+		l.ReadFrom = ReadFromReplicas
+	}
+	if l.Attempts == 0 {
+		l.Attempts = DefaultLedgerAttempts
+	}
 }
 
-// validate checks the ledger section; each error names its key.
+// validate checks the ledger section; each error names its key. A
+// replica's URL is never quoted (it may hold a password).
 func (l *Ledger) validate() []string {
 	var errs []string
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
 	if l.MaxConns < 1 {
-		errs = append(errs, "ledger.max_conns: must be at least 1")
+		bad("ledger.max_conns: must be at least 1")
+	}
+	if l.MaxConcurrent < 1 {
+		bad("ledger.max_concurrent: must be at least 1")
+	}
+	if l.Attempts < 1 {
+		bad("ledger.attempts: must be at least 1")
+	}
+	if l.Breaker.Failures < 0 || l.Breaker.HalfOpenMax < 0 {
+		bad("ledger.breaker: failures and half_open_max must be positive")
+	}
+	switch l.ReadFrom {
+	case ReadFromReplicas, ReadFromPrimary:
+	default:
+		bad("ledger.read_from: %q is not replicas or primary", l.ReadFrom)
+	}
+	seen := map[string]int{}
+	for i, u := range l.Replicas {
+		u = strings.TrimSpace(u)
+		l.Replicas[i] = u
+		switch {
+		case u == "":
+			bad("ledger.replicas[%d]: empty", i)
+		case seen[u] > 0:
+			bad("ledger.replicas[%d]: the same as ledger.replicas[%d]", i, seen[u]-1)
+		}
+		seen[u] = i + 1
 	}
 	return errs
 }

@@ -2,6 +2,8 @@
 // the shared test server that scripts/test starts (ATMGW_TEST_DATABASE_URL),
 // dropped when the test ends; StartServer, a private server of one test
 // (initdb into a temporary directory, a loopback port, fsync off) that the
-// test can stop and start again to see what a dead database does. Without
+// test can stop and start again to see what a dead database does; and
+// Server.StartReplica, a streaming hot-standby replica of such a server
+// (pg_basebackup -R), which stops and starts the same way. Without
 // PostgreSQL the tests are skipped, or fail under CI=true.
 package pgtest

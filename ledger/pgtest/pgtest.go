@@ -101,24 +101,23 @@ func randomHex(n int) string {
 
 // Server is a private PostgreSQL server of one test: its own data
 // directory, a loopback port, fsync off. Stop and Start stop and start it
-// again (same port, same data) for fault tests.
+// again (same port, same data) for fault tests. A primary (StartServer)
+// accepts streaming replicas (StartReplica); a replica is a Server too.
 type Server struct {
-	t    testing.TB
-	bin  string
-	dir  string // owned by the server's user; holds data/, the socket and server.log
-	port int
-	asPG bool // run the server commands as the postgres user (we are root)
+	t       testing.TB
+	bin     string
+	dir     string // owned by the server's user; holds data/, the socket and server.log
+	port    int
+	asPG    bool    // run the server commands as the postgres user (we are root)
+	primary *Server // the primary of a replica; nil for a primary
 
 	mu      sync.Mutex
 	running bool
 }
 
-// StartServer initialises and starts a private PostgreSQL server, stopped
-// and removed when the test ends. The binaries are those of
-// ATMGW_PG_BIN, or else the newest /usr/lib/postgresql/*/bin; without them
-// the test is skipped (failed under CI=true). As root, the server runs as
-// the postgres user.
-func StartServer(t testing.TB) *Server {
+// newServer makes the directory of a server, removed (the server stopped
+// first) when the test ends.
+func newServer(t testing.TB) *Server {
 	t.Helper()
 	bin := findBin()
 	if bin == "" {
@@ -153,13 +152,124 @@ func StartServer(t testing.TB) *Server {
 			t.Fatalf("pgtest: %v", err)
 		}
 	}
-	if out, err := s.run(filepath.Join(bin, "initdb"), "-D", s.data(), "-U", "postgres", "-A", "trust",
+	return s
+}
+
+// StartServer initialises and starts a private PostgreSQL server, stopped
+// and removed when the test ends. The binaries are those of
+// ATMGW_PG_BIN, or else the newest /usr/lib/postgresql/*/bin; without them
+// the test is skipped (failed under CI=true). As root, the server runs as
+// the postgres user. It is ready to stream to replicas (wal_level replica,
+// max_wal_senders, a replication entry for loopback in pg_hba.conf, trust
+// on loopback).
+func StartServer(t testing.TB) *Server {
+	t.Helper()
+	s := newServer(t)
+	if out, err := s.run(filepath.Join(s.bin, "initdb"), "-D", s.data(), "-U", "postgres", "-A", "trust",
 		"-E", "UTF8", "--locale=C.UTF-8", "-N"); err != nil {
 		t.Fatalf("pgtest: initdb: %v\n%s", err, out)
+	}
+	// initdb's pg_hba.conf has these lines already (with -A trust); say so
+	// rather than depend on its template.
+	hba, err := os.OpenFile(filepath.Join(s.data(), "pg_hba.conf"), os.O_APPEND|os.O_WRONLY, 0)
+	if err == nil {
+		_, err = hba.WriteString("\n# pgtest: streaming replicas from loopback\nhost replication all 127.0.0.1/32 trust\n")
+		if cerr := hba.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		t.Fatalf("pgtest: pg_hba.conf: %v", err)
 	}
 	s.port = freePort(t)
 	s.Start()
 	return s
+}
+
+// StartReplica makes and starts a streaming replica of s (which must be
+// running): a base backup taken with pg_basebackup -R (so the replica
+// follows s by itself), a hot standby on a loopback port of its own,
+// read-only. It is stopped and removed when the test ends; Stop and Start
+// work as on the primary, and a replica started again catches up by
+// itself. Use WaitCaughtUp after writing to the primary.
+func (s *Server) StartReplica(t testing.TB) *Server {
+	t.Helper()
+	if s.primary != nil {
+		t.Fatalf("pgtest: StartReplica of a replica")
+	}
+	r := newServer(t)
+	r.primary = s
+	if out, err := r.run(filepath.Join(r.bin, "pg_basebackup"), "-h", "127.0.0.1", "-p", strconv.Itoa(s.port),
+		"-U", "postgres", "-D", r.data(), "-R", "-X", "stream", "-c", "fast", "--no-sync"); err != nil {
+		t.Fatalf("pgtest: pg_basebackup: %v\n%s", err, out)
+	}
+	r.port = freePort(t)
+	r.Start()
+	return r
+}
+
+// IsReplica tells a replica from a primary.
+func (s *Server) IsReplica() bool { return s.primary != nil }
+
+// WaitCaughtUp waits until the replica has replayed everything its primary
+// had committed when called (both must be running; it commits a
+// transaction of its own on the primary to flush its WAL), failing the
+// test after a minute.
+func (s *Server) WaitCaughtUp() {
+	s.t.Helper()
+	if s.primary == nil {
+		s.t.Fatalf("pgtest: WaitCaughtUp of a primary")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	lsn, err := flushedLSN(ctx, s.primary.URL())
+	if err != nil {
+		s.t.Fatalf("pgtest: primary's WAL position: %v", err)
+	}
+	for {
+		var done bool
+		err := queryRow(ctx, s.URL(), "SELECT coalesce(pg_last_wal_replay_lsn() >= '"+lsn+"'::pg_lsn, false)", &done)
+		if err == nil && done {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			s.t.Fatalf("pgtest: the replica did not replay up to %s within a minute (last error: %v)", lsn, err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// flushedLSN writes a transaction with a synchronous commit on the server
+// at url, so that everything written before is flushed, and returns the
+// position flushed. (The insert position is no target: it may point past a
+// page header that no record fills until the next write.)
+func flushedLSN(ctx context.Context, url string) (string, error) {
+	c, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close(context.Background())
+	if _, err := c.Exec(ctx, "SET synchronous_commit = on"); err != nil {
+		return "", err
+	}
+	// A transactional message: a commit that wrote WAL, so flushed (an
+	// xid alone is committed without a flush).
+	if _, err := c.Exec(ctx, "SELECT pg_logical_emit_message(true, 'pgtest', 'caught up?')"); err != nil {
+		return "", err
+	}
+	var lsn string
+	err = c.QueryRow(ctx, "SELECT pg_current_wal_flush_lsn()::text").Scan(&lsn)
+	return lsn, err
+}
+
+func queryRow(ctx context.Context, url, sql string, dest any) error {
+	c, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer c.Close(context.Background())
+	return c.QueryRow(ctx, sql).Scan(dest)
 }
 
 // URL is a superuser URL of the server's postgres database.
@@ -186,7 +296,8 @@ func (s *Server) Stop() {
 // and waits until it accepts connections.
 func (s *Server) Start() {
 	s.t.Helper()
-	opts := fmt.Sprintf("-h 127.0.0.1 -p %d -k %s -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100",
+	opts := fmt.Sprintf("-h 127.0.0.1 -p %d -k %s -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100"+
+		" -c wal_level=replica -c max_wal_senders=10 -c hot_standby=on -c wal_retrieve_retry_interval=200ms",
 		s.port, s.dir)
 	s.mu.Lock()
 	s.running = true // even if pg_ctl fails, the cleanup tries to stop it

@@ -66,3 +66,67 @@ func TestPrivateServerStopsAndStarts(t *testing.T) {
 		t.Fatalf("after Start: %v", err)
 	}
 }
+
+func TestReplicaFollowsItsPrimary(t *testing.T) {
+	p := pgtest.StartServer(t)
+	r := p.StartReplica(t)
+	if !r.IsReplica() || p.IsReplica() {
+		t.Fatal("IsReplica")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	exec := func(url, sql string) error {
+		c, err := pgx.Connect(ctx, url)
+		if err != nil {
+			return err
+		}
+		defer c.Close(context.Background())
+		_, err = c.Exec(ctx, sql)
+		return err
+	}
+	count := func() (n int, err error) {
+		c, err := pgx.Connect(ctx, r.URL())
+		if err != nil {
+			return 0, err
+		}
+		defer c.Close(context.Background())
+		err = c.QueryRow(ctx, "SELECT count(*) FROM t").Scan(&n)
+		return n, err
+	}
+	if err := exec(p.URL(), "CREATE TABLE t (x int); INSERT INTO t VALUES (1)"); err != nil {
+		t.Fatal(err)
+	}
+	r.WaitCaughtUp()
+	if n, err := count(); n != 1 || err != nil {
+		t.Fatalf("replica: %d rows, %v", n, err)
+	}
+	if err := exec(r.URL(), "INSERT INTO t VALUES (2)"); err == nil {
+		t.Errorf("the replica accepted a write")
+	}
+	// Stopped, the replica misses writes; started again, it catches up.
+	r.Stop()
+	if err := exec(p.URL(), "INSERT INTO t VALUES (3)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := count(); err == nil {
+		t.Fatalf("read from a stopped replica")
+	}
+	r.Start()
+	r.WaitCaughtUp()
+	if n, err := count(); n != 2 || err != nil {
+		t.Fatalf("replica after its restart: %d rows, %v", n, err)
+	}
+	// With the primary stopped the replica still serves reads.
+	p.Stop()
+	if n, err := count(); n != 2 || err != nil {
+		t.Fatalf("replica with the primary stopped: %d rows, %v", n, err)
+	}
+	p.Start()
+	if err := exec(p.URL(), "INSERT INTO t VALUES (4)"); err != nil {
+		t.Fatal(err)
+	}
+	r.WaitCaughtUp()
+	if n, err := count(); n != 3 || err != nil {
+		t.Fatalf("replica after the primary's restart: %d rows, %v", n, err)
+	}
+}

@@ -8,5 +8,10 @@
 // joins consent, person, totals, as-of date and the latest six rows through
 // their indexes. An inquiry never sums over a person's rows.
 //
-// Store keeps its own small connection Pool (see Pool for why not pgxpool).
+// Store reads through a pgxpool pool (Pool): a connection idle more than a
+// second is pinged before use, so that most dead connections a database
+// restart leaves are dropped before they fail an inquiry; a broken
+// connection is destroyed when released; idle connections are closed
+// after five minutes; a connection attempt gives up after 5s unless the
+// URL says otherwise (connect_timeout).
 package postgres

@@ -67,7 +67,7 @@ func LoadFS(ctx context.Context, pool *Pool, fsys fs.FS, h *card.PANHasher, prog
 	if err != nil {
 		return Report{}, fmt.Errorf("load: %w", err)
 	}
-	defer pool.Release(conn)
+	defer conn.Release()
 	if err := checkSchema(ctx, conn); err != nil {
 		return Report{}, err
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 //go:embed migrations/*.sql
@@ -77,7 +78,7 @@ func Migrate(ctx context.Context, pool *Pool) (int, error) {
 		return 0, err
 	}
 	applied := 0
-	err = pool.With(ctx, func(c *pgx.Conn) error {
+	err = pool.AcquireFunc(ctx, func(c *pgxpool.Conn) error {
 		return pgx.BeginFunc(ctx, c, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", lockMigrate); err != nil {
 				return err

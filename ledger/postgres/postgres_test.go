@@ -117,7 +117,7 @@ func snapshot(t *testing.T, st *postgres.Store) map[string]string {
 		"consents": "institution, pan_hash", "person_totals": "national_id", "ledger_meta": "as_of",
 	} {
 		var s *string
-		err := st.Pool().QueryRow(ctxT(t), []any{&s}, "SELECT string_agg(t::text, E'\\n' ORDER BY "+key+") FROM "+table+" t")
+		err := st.Pool().QueryRow(ctxT(t), "SELECT string_agg(t::text, E'\\n' ORDER BY "+key+") FROM "+table+" t").Scan(&s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -189,12 +189,10 @@ func TestLoadBadRows(t *testing.T) {
 		}
 	}
 	var hashes []string
-	rows, _ := st.Pool().Acquire(ctxT(t))
-	r, err := rows.Query(ctxT(t), "SELECT pan_hash FROM consents")
+	r, err := st.Pool().Query(ctxT(t), "SELECT pan_hash FROM consents")
 	if err == nil {
 		hashes, err = pgx.CollectRows(r, pgx.RowTo[string])
 	}
-	st.Pool().Release(rows)
 	if err != nil || len(hashes) != 2 {
 		t.Fatalf("consents: %v %v", hashes, err)
 	}
@@ -291,9 +289,21 @@ func TestOpenErrors(t *testing.T) {
 	if !strings.Contains(msg, "127.0.0.1:1") || !strings.Contains(msg, "bli") || strings.Contains(msg, "secretpw") || strings.Contains(msg, "\n") {
 		t.Errorf("unreachable: %q", msg)
 	}
+	if !errors.Is(err, postgres.ErrUnreachable) {
+		t.Errorf("unreachable: %v does not wrap ErrUnreachable", err)
+	}
+	// Lazy: opened without a connection; the first call fails.
+	lazy, err := postgres.Open(ctx, "postgres://nobody:secretpw@127.0.0.1:1/bli?connect_timeout=5", postgres.Options{Lazy: true})
+	if err != nil {
+		t.Fatalf("lazy open: %v", err)
+	}
+	if _, err := lazy.Inquire(ctx, ledger.Query{Institution: "700", PANHash: "x", Service: card.ServicePension}); err == nil {
+		t.Errorf("inquiry on an unreachable database succeeded")
+	}
+	lazy.Close()
 	for _, bad := range []string{"postgres://nobody:secretpw@127.0.0.1:notaport/bli", "host=127.0.0.1 port=abc password=secretpw"} {
 		_, err = postgres.Open(ctx, bad, postgres.Options{})
-		if err == nil || strings.Contains(err.Error(), "secretpw") || !strings.Contains(err.Error(), "not valid") {
+		if err == nil || strings.Contains(err.Error(), "secretpw") || !strings.Contains(err.Error(), "not valid") || errors.Is(err, postgres.ErrUnreachable) {
 			t.Errorf("bad URL: %v", err)
 		}
 	}

@@ -8,11 +8,13 @@ import (
 	neturl "net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/bli/atmgw/card"
 	"github.com/bli/atmgw/ledger"
@@ -22,16 +24,22 @@ import (
 type Options struct {
 	// MaxConns is the size of the connection pool (default 16).
 	MaxConns int32
+	// Lazy opens the pool without checking that the database answers: the
+	// first call connects. (For a read replica that may be down when the
+	// gateway starts: its breaker deals with it.)
+	Lazy bool
 }
 
-// DefaultMaxConns is the pool size when Options.MaxConns is 0.
-const DefaultMaxConns = 16
+// ErrUnreachable is wrapped in the error of Open when the database did not
+// answer (down, refused, wrong password), as opposed to a bad URL.
+var ErrUnreachable = errors.New("database unreachable")
 
-// Store is the ledger on PostgreSQL: a Pool and the inquiry statements
-// (prepared once per connection by pgx's statement cache). It implements
-// ledger.Store and is safe for concurrent use.
+// Store is the ledger on PostgreSQL: a pgxpool Pool and the inquiry
+// statements (prepared once per connection by pgx's statement cache). It
+// implements ledger.Store and is safe for concurrent use.
 type Store struct {
-	pool *Pool
+	pool   *Pool
+	closed atomic.Bool
 }
 
 var _ ledger.Store = (*Store)(nil)
@@ -42,18 +50,20 @@ var _ ledger.Store = (*Store)(nil)
 // never the password. Open does not check the schema (see Check): migrate
 // opens a database that has none yet.
 func Open(ctx context.Context, url string, opts Options) (*Store, error) {
-	cfg, err := pgx.ParseConfig(url)
+	cfg, err := poolConfig(url, opts.MaxConns)
 	if err != nil {
 		return nil, errors.New("database URL is not valid: " + scrub(cause(err), url, urlPassword(url)))
 	}
-	n := DefaultMaxConns
-	if opts.MaxConns > 0 {
-		n = int(opts.MaxConns)
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, errors.New("database URL is not valid: " + scrub(cause(err), url, cfg.ConnConfig.Password))
 	}
-	pool := NewPool(cfg, n)
+	if opts.Lazy {
+		return &Store{pool: pool}, nil
+	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
-		return nil, &connError{msg: "database " + describe(cfg) + " unreachable: " + scrub(cause(err), url, cfg.Password), err: err}
+		return nil, &connError{msg: "database " + describe(cfg.ConnConfig) + " unreachable: " + scrub(cause(err), url, cfg.ConnConfig.Password), err: err}
 	}
 	return &Store{pool: pool}, nil
 }
@@ -67,11 +77,14 @@ func (s *Store) Pool() *Pool { return s.pool }
 // Check reports a database the gateway cannot serve from: no schema, an
 // older schema, or nothing loaded yet.
 func (s *Store) Check(ctx context.Context) error {
-	if err := s.pool.With(ctx, func(c *pgx.Conn) error { return checkSchema(ctx, c) }); err != nil {
+	if s.closed.Load() {
+		return ErrPoolClosed
+	}
+	if err := checkSchema(ctx, s.pool); err != nil {
 		return err
 	}
 	var n int
-	if err := s.pool.QueryRow(ctx, []any{&n}, "SELECT count(*) FROM ledger_meta"); err != nil {
+	if err := s.pool.QueryRow(ctx, "SELECT count(*) FROM ledger_meta").Scan(&n); err != nil {
 		return err
 	}
 	if n == 0 {
@@ -81,10 +94,20 @@ func (s *Store) Check(ctx context.Context) error {
 }
 
 // Ping implements ledger.Store.
-func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+func (s *Store) Ping(ctx context.Context) error {
+	if s.closed.Load() {
+		return ErrPoolClosed
+	}
+	return s.pool.Ping(ctx)
+}
 
-// Close implements ledger.Store: it closes the pool.
-func (s *Store) Close() { s.pool.Close() }
+// Close implements ledger.Store: it closes the pool, waiting for the
+// connections in use to be released; the Store fails with ErrPoolClosed
+// from now on.
+func (s *Store) Close() {
+	s.closed.Store(true)
+	s.pool.Close()
+}
 
 // The inquiry: one statement, one round trip, one result row. The consent
 // by its primary key, the person, the totals and the as-of date by theirs,
@@ -123,11 +146,19 @@ func (s *Store) Inquire(ctx context.Context, q ledger.Query) (ledger.Answer, err
 	default:
 		return ledger.Answer{}, fmt.Errorf("ledger: unknown service %d", int(q.Service))
 	}
-	conn, err := s.pool.Acquire(ctx)
-	if err != nil {
-		return ledger.Answer{}, err
+	if s.closed.Load() {
+		return ledger.Answer{}, ErrPoolClosed
 	}
-	defer s.pool.Release(conn)
+	return inquire(ctx, s.pool, sql, q)
+}
+
+// queryRower is a pool or a connection.
+type queryRower interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// inquire runs an inquiry statement on db and reads its answer.
+func inquire(ctx context.Context, db queryRower, sql string, q ledger.Query) (ledger.Answer, error) {
 	var (
 		c          card.Consent
 		pName      pgtype.Text
@@ -139,7 +170,7 @@ func (s *Store) Inquire(ctx context.Context, q ledger.Query) (ledger.Answer, err
 		openSince  pgtype.Date
 		packed     pgtype.Text
 	)
-	err = conn.QueryRow(ctx, sql, q.Institution, q.PANHash).Scan(
+	err := db.QueryRow(ctx, sql, q.Institution, q.PANHash).Scan(
 		&c.NationalID, &c.Name, &c.BirthDate, &c.Pension, &c.Insurance, &c.SignedDate, &c.Revoked,
 		&pName, &pBirth, &asOf, &contrib, &earnings, &closedDays, &openSince, &packed)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -201,14 +232,6 @@ func unpack(s string, row func(id int64, day, kind int, amount int64, unit strin
 
 func dayToDate(day int) time.Time { return time.Unix(int64(day)*86400, 0).UTC() }
 
-func deref[T any](p *T) T {
-	if p == nil {
-		var z T
-		return z
-	}
-	return *p
-}
-
 // connError is an error of Open: a message fit for an operator (no
 // password) over the driver's error.
 type connError struct {
@@ -216,8 +239,8 @@ type connError struct {
 	err error
 }
 
-func (e *connError) Error() string { return e.msg }
-func (e *connError) Unwrap() error { return e.err }
+func (e *connError) Error() string   { return e.msg }
+func (e *connError) Unwrap() []error { return []error{ErrUnreachable, e.err} }
 
 // describe names a database without its password: user@host:port/database.
 func describe(c *pgx.ConnConfig) string {

@@ -1,0 +1,379 @@
+package ledger_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bli/atmgw/card"
+	"github.com/bli/atmgw/ledger"
+)
+
+// hostStore is a fake host that names itself in its answers (the consent's
+// name), fails while down, and counts the calls that reached it.
+type hostStore struct {
+	fakeStore
+	name string
+}
+
+func (h *hostStore) Inquire(ctx context.Context, q ledger.Query) (ledger.Answer, error) {
+	a, err := h.fakeStore.Inquire(ctx, q)
+	if err != nil {
+		return a, err
+	}
+	return ledger.Answer{Consent: &card.Consent{Name: h.name}}, nil
+}
+
+func (h *hostStore) Ping(ctx context.Context) error {
+	_, err := h.fakeStore.Inquire(ctx, ledger.Query{})
+	return err
+}
+
+func newHosts(n int) (*hostStore, []*hostStore, []ledger.Store) {
+	p := &hostStore{name: "primary"}
+	var rs []*hostStore
+	var stores []ledger.Store
+	for i := range n {
+		r := &hostStore{name: fmt.Sprintf("replica%d", i+1)}
+		rs = append(rs, r)
+		stores = append(stores, r)
+	}
+	return p, rs, stores
+}
+
+// who asks the cluster once and says which host answered ("" : none).
+func who(t *testing.T, c *ledger.Cluster) string {
+	t.Helper()
+	a, err := c.Inquire(context.Background(), ledger.Query{})
+	if err != nil {
+		if !errors.Is(err, ledger.ErrUnavailable) {
+			t.Fatalf("error not wrapping ErrUnavailable: %v", err)
+		}
+		return ""
+	}
+	return a.Consent.Name
+}
+
+// metric is the value of the counter or gauge name{labels} in reg (-1: none).
+func metric(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			have := map[string]string{}
+			for _, l := range m.GetLabel() {
+				have[l.GetName()] = l.GetValue()
+			}
+			for i := 0; i+1 < len(labels); i += 2 {
+				if have[labels[i]] != labels[i+1] {
+					continue next
+				}
+			}
+			switch {
+			case m.GetCounter() != nil:
+				return m.GetCounter().GetValue()
+			case m.GetGauge() != nil:
+				return m.GetGauge().GetValue()
+			case m.GetHistogram() != nil:
+				return float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	return -1
+}
+
+func TestClusterOrder(t *testing.T) {
+	p, rs, stores := newHosts(2)
+	c := ledger.NewCluster(p, stores, ledger.ClusterOptions{Guard: ledger.GuardOptions{Failures: 2, OpenFor: time.Hour}}, nil)
+	defer c.Close()
+	// Replicas round-robin; the primary only as a last resort.
+	seen := map[string]int{}
+	for range 10 {
+		seen[who(t, c)]++
+	}
+	if seen["replica1"] != 5 || seen["replica2"] != 5 || p.calls.Load() != 0 {
+		t.Fatalf("replicas first, round-robin: %v (primary called %d times)", seen, p.calls.Load())
+	}
+	// Every replica down: the two attempts fail until their breakers
+	// open; then they are skipped and the primary answers.
+	for _, r := range rs {
+		r.set(errors.New("down"), false)
+	}
+	for i := range 2 {
+		if got := who(t, c); got != "" {
+			t.Fatalf("replicas down, inquiry %d answered by %q", i, got)
+		}
+	}
+	for range 3 {
+		if got := who(t, c); got != "primary" {
+			t.Fatalf("replicas down, breakers open: answered by %q", got)
+		}
+	}
+	if rs[0].calls.Load()+rs[1].calls.Load() != 10+4 {
+		t.Errorf("replicas asked %d+%d times", rs[0].calls.Load(), rs[1].calls.Load())
+	}
+
+	// PreferPrimary: the primary while it answers, then the replicas.
+	p2, rs2, stores2 := newHosts(2)
+	c2 := ledger.NewCluster(p2, stores2, ledger.ClusterOptions{PreferPrimary: true}, nil)
+	defer c2.Close()
+	for range 5 {
+		if got := who(t, c2); got != "primary" {
+			t.Fatalf("prefer primary: answered by %q", got)
+		}
+	}
+	p2.set(errors.New("down"), false)
+	seen = map[string]int{}
+	for range 4 {
+		seen[who(t, c2)]++
+	}
+	if seen["replica1"] != 2 || seen["replica2"] != 2 || rs2[0].calls.Load() != 2 {
+		t.Fatalf("primary down: %v", seen)
+	}
+
+	// No replica: the primary alone.
+	p3, _, _ := newHosts(0)
+	c3 := ledger.NewCluster(p3, nil, ledger.ClusterOptions{Attempts: 5}, nil)
+	defer c3.Close()
+	if got := who(t, c3); got != "primary" || c3.Options().Attempts != 1 {
+		t.Fatalf("primary alone: %q, attempts %d", got, c3.Options().Attempts)
+	}
+	if hs := c3.Hosts(); len(hs) != 1 || hs[0].Name != "primary" {
+		t.Fatalf("hosts %v", hs)
+	}
+}
+
+// A host that fails is replaced by the next at once; after Failures
+// failures its breaker opens and it is no longer asked; once it answers
+// again its breaker closes by itself and it is used again.
+func TestClusterFailoverAndRecovery(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	p, rs, stores := newHosts(2)
+	c := ledger.NewCluster(p, stores, ledger.ClusterOptions{
+		Guard:   ledger.GuardOptions{Failures: 3, OpenFor: 50 * time.Millisecond, HalfOpenMax: 2},
+		Metrics: ledger.NewMetrics(reg),
+	}, nil)
+	defer c.Close()
+	if v := metric(t, reg, "atmgw_ledger_breaker_state", "host", "replica2"); v != 0 {
+		t.Fatalf("breaker state of replica2 before any call: %v", v)
+	}
+	rs[0].set(errors.New("connection refused"), false)
+	for i := range 40 {
+		if got := who(t, c); got != "replica2" {
+			t.Fatalf("inquiry %d with replica1 down: answered by %q", i, got)
+		}
+	}
+	if n := rs[0].calls.Load(); n != 3 {
+		t.Errorf("replica1 down was asked %d times, want the breaker's 3 failures", n)
+	}
+	if hs := c.Hosts(); hs[1].Name != "replica1" || hs[1].Breaker != ledger.BreakerOpen || hs[2].Breaker != ledger.BreakerClosed {
+		t.Errorf("hosts %v", hs)
+	}
+	if v := metric(t, reg, "atmgw_ledger_breaker_state", "host", "replica1"); v != 2 {
+		t.Errorf("breaker state metric of replica1: %v, want 2", v)
+	}
+	if v := metric(t, reg, "atmgw_ledger_calls_total", "host", "replica1", "outcome", "error"); v != 3 {
+		t.Errorf("replica1 errors: %v", v)
+	}
+	if v := metric(t, reg, "atmgw_ledger_calls_total", "host", "replica1", "outcome", "breaker_open"); v < 1 {
+		t.Errorf("replica1 refused by its breaker: %v", v)
+	}
+	if v := metric(t, reg, "atmgw_ledger_failovers_total"); v != 3 {
+		t.Errorf("failovers: %v", v)
+	}
+	if v := metric(t, reg, "atmgw_ledger_calls_total", "host", "primary", "outcome", "ok"); v != 0 {
+		t.Errorf("the primary answered %v inquiries while a replica was up", v)
+	}
+
+	rs[0].set(nil, false)
+	waitFor(t, func() bool {
+		who(t, c)
+		return c.Hosts()[1].Breaker == ledger.BreakerClosed
+	})
+	before := rs[0].calls.Load()
+	for range 10 {
+		if who(t, c) == "" {
+			t.Fatal("an inquiry failed after recovery")
+		}
+	}
+	if n := rs[0].calls.Load() - before; n != 5 {
+		t.Errorf("replica1 answered %d of 10 after recovery, want its half", n)
+	}
+	if v := metric(t, reg, "atmgw_ledger_breaker_state", "host", "replica1"); v != 0 {
+		t.Errorf("breaker state metric of replica1 after recovery: %v", v)
+	}
+	if v := metric(t, reg, "atmgw_ledger_call_duration_seconds", "host", "replica1"); v < 8 {
+		t.Errorf("latency samples of replica1: %v", v)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "host" && l.GetValue() != "primary" && !strings.HasPrefix(l.GetValue(), "replica") {
+					t.Errorf("host label %q", l.GetValue())
+				}
+			}
+		}
+	}
+}
+
+// Attempts bounds the hosts one inquiry is tried on; every host failing
+// gives ErrUnavailable naming the last cause.
+func TestClusterAttempts(t *testing.T) {
+	p, rs, stores := newHosts(3)
+	down := errors.New("down")
+	p.set(down, false)
+	for _, r := range rs {
+		r.set(down, false)
+	}
+	c := ledger.NewCluster(p, stores, ledger.ClusterOptions{Guard: ledger.GuardOptions{Failures: 100}}, nil)
+	defer c.Close()
+	_, err := c.Inquire(context.Background(), ledger.Query{})
+	if !errors.Is(err, ledger.ErrUnavailable) || !errors.Is(err, down) {
+		t.Fatalf("all down: %v", err)
+	}
+	total := p.calls.Load()
+	for _, r := range rs {
+		total += r.calls.Load()
+	}
+	if total != 2 || p.calls.Load() != 0 {
+		t.Errorf("%d hosts tried (primary %d), want the default 2 attempts", total, p.calls.Load())
+	}
+	// A ping looks for any host that answers.
+	p.set(nil, false)
+	if err := c.Ping(context.Background()); err != nil {
+		t.Errorf("ping with the primary up: %v", err)
+	}
+	p.set(down, false)
+	if err := c.Ping(context.Background()); !errors.Is(err, ledger.ErrUnavailable) {
+		t.Errorf("ping with every host down: %v", err)
+	}
+}
+
+// A caller that gives up is not a failure of the host, and is not failed over.
+func TestClusterCallerCancel(t *testing.T) {
+	p, rs, stores := newHosts(1)
+	rs[0].set(nil, true) // never answers
+	c := ledger.NewCluster(p, stores, ledger.ClusterOptions{Guard: ledger.GuardOptions{Timeout: time.Hour, Failures: 1}}, nil)
+	defer c.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		for rs[0].calls.Load() == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
+	_, err := c.Inquire(ctx, ledger.Query{})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: %v", err)
+	}
+	if p.calls.Load() != 0 || c.Hosts()[1].Breaker != ledger.BreakerClosed {
+		t.Errorf("a cancelled inquiry failed over (%d) or opened the breaker (%v)", p.calls.Load(), c.Hosts()[1].Breaker)
+	}
+}
+
+// gatedStore holds every inquiry until the gate opens.
+type gatedStore struct {
+	gate    chan struct{}
+	entered atomic.Int64
+}
+
+func (g *gatedStore) Inquire(ctx context.Context, q ledger.Query) (ledger.Answer, error) {
+	g.entered.Add(1)
+	select {
+	case <-g.gate:
+		return ledger.Answer{}, nil
+	case <-ctx.Done():
+		return ledger.Answer{}, ctx.Err()
+	}
+}
+func (g *gatedStore) Ping(ctx context.Context) error { return nil }
+func (g *gatedStore) Close()                         {}
+
+// The bulkhead sheds the inquiry past MaxConcurrent at once, without
+// waiting for a slow store, and lets inquiries in again when they finish.
+func TestClusterBulkheadSheds(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	slow := &gatedStore{gate: make(chan struct{})}
+	c := ledger.NewCluster(slow, nil, ledger.ClusterOptions{
+		MaxConcurrent: 3,
+		Guard:         ledger.GuardOptions{Timeout: time.Hour},
+		Metrics:       ledger.NewMetrics(reg),
+	}, nil)
+	defer c.Close()
+	var wg sync.WaitGroup
+	errs := make(chan error, 3)
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := c.Inquire(context.Background(), ledger.Query{})
+			errs <- err
+		}()
+	}
+	waitFor(t, func() bool { return slow.entered.Load() == 3 })
+	if v := metric(t, reg, "atmgw_ledger_in_flight"); v != 3 {
+		t.Errorf("in flight: %v", v)
+	}
+	// The three are held by the store: a fourth and a fifth are shed,
+	// returning although the gate is still shut.
+	for range 2 {
+		_, err := c.Inquire(context.Background(), ledger.Query{})
+		if !errors.Is(err, ledger.ErrUnavailable) || !strings.Contains(err.Error(), "max_concurrent") {
+			t.Fatalf("past the bulkhead: %v", err)
+		}
+	}
+	if slow.entered.Load() != 3 {
+		t.Errorf("a shed inquiry reached the store")
+	}
+	if v := metric(t, reg, "atmgw_ledger_bulkhead_rejected_total"); v != 2 {
+		t.Errorf("bulkhead rejections: %v", v)
+	}
+	close(slow.gate)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("held inquiry: %v", err)
+		}
+	}
+	if c.InFlight() != 0 {
+		t.Errorf("in flight after: %d", c.InFlight())
+	}
+	if _, err := c.Inquire(context.Background(), ledger.Query{}); err != nil {
+		t.Errorf("after the bulkhead drained: %v", err)
+	}
+	if hs := c.Hosts(); hs[0].Breaker != ledger.BreakerClosed {
+		t.Errorf("shedding touched the breaker: %v", hs)
+	}
+}
+
+func TestClusterClosesEveryHost(t *testing.T) {
+	p, rs, stores := newHosts(2)
+	c := ledger.NewCluster(p, stores, ledger.ClusterOptions{}, nil)
+	c.Close()
+	if !p.closed.Load() || !rs[0].closed.Load() || !rs[1].closed.Load() {
+		t.Error("a host was not closed")
+	}
+	o := c.Options()
+	if o.MaxConcurrent != ledger.DefaultMaxConcurrent || o.Attempts != ledger.DefaultAttempts || o.PreferPrimary {
+		t.Errorf("defaults %+v", o)
+	}
+}
