@@ -18,7 +18,6 @@ import (
 	"github.com/bli/atmgw/internal/testledger"
 	"github.com/bli/atmgw/iso"
 	"github.com/bli/atmgw/ledger/pgtest"
-	"github.com/bli/atmgw/ledger/postgres"
 )
 
 // auditMetric is the value of one metric of a registry (summed over its labels).
@@ -84,21 +83,7 @@ func auditRows(t *testing.T, dbURL string) map[string]auditRow {
 // empty at the end and no goroutine is left.
 func TestAuditAcrossDatabaseRestart(t *testing.T) {
 	pg := pgtest.StartServer(t)
-	ctx := context.Background()
-	st, err := postgres.Open(ctx, pg.URL(), postgres.Options{MaxConns: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := postgres.Migrate(ctx, st.Pool()); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	testledger.Write(t, dir)
-	h, _ := card.NewPANHasher(mustHexKey())
-	if rep, err := postgres.Load(ctx, st.Pool(), dir, h, nil); err != nil || len(rep.Errors) > 0 {
-		t.Fatalf("load: %v %v", err, rep.Errors)
-	}
-	st.Close()
+	testledger.Load(t, pg.URL())
 	spool := t.TempDir()
 
 	answered := map[string]string{} // STAN → DE39
@@ -210,6 +195,7 @@ func TestAuditAcrossDatabaseRestart(t *testing.T) {
 	if len(rows) != n+m+k || len(answered) != n+m+k {
 		t.Errorf("audit_log holds %d rows, %d requests answered (N=%d M=%d K=%d)", len(rows), len(answered), n, m, k)
 	}
+	h, _ := card.NewPANHasher(testledger.DemoKey())
 	wantHash := h.Hash(testledger.PanOK)
 	for stan, rc := range answered {
 		r, ok := rows[stan]

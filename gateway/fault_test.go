@@ -1,7 +1,6 @@
 package gateway_test
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -14,7 +13,6 @@ import (
 	"github.com/bli/atmgw/internal/testledger"
 	"github.com/bli/atmgw/iso"
 	"github.com/bli/atmgw/ledger/pgtest"
-	"github.com/bli/atmgw/ledger/postgres"
 )
 
 // TestDatabaseStoppedMidRun stops a real PostgreSQL under a running
@@ -24,21 +22,7 @@ import (
 // is left behind.
 func TestDatabaseStoppedMidRun(t *testing.T) {
 	pg := pgtest.StartServer(t)
-	ctx := context.Background()
-	st, err := postgres.Open(ctx, pg.URL(), postgres.Options{MaxConns: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := postgres.Migrate(ctx, st.Pool()); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	testledger.Write(t, dir)
-	h, _ := card.NewPANHasher(mustHexKey())
-	if rep, err := postgres.Load(ctx, st.Pool(), dir, h, nil); err != nil || len(rep.Errors) > 0 {
-		t.Fatalf("load: %v %v", err, rep.Errors)
-	}
-	st.Close()
+	testledger.Load(t, pg.URL())
 
 	// Everything started from here on must be gone at the end.
 	before := goleak.IgnoreCurrent()
@@ -105,12 +89,4 @@ func TestDatabaseStoppedMidRun(t *testing.T) {
 		}
 	})
 	goleak.VerifyNone(t, before)
-}
-
-func mustHexKey() []byte {
-	k := make([]byte, 32)
-	for i := range k {
-		k[i] = byte(i)
-	}
-	return k
 }

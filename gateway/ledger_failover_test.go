@@ -1,7 +1,6 @@
 package gateway_test
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"sync"
@@ -19,7 +18,6 @@ import (
 	"github.com/bli/atmgw/internal/testledger"
 	"github.com/bli/atmgw/iso"
 	"github.com/bli/atmgw/ledger/pgtest"
-	"github.com/bli/atmgw/ledger/postgres"
 )
 
 // TestReplicaStoppedUnderLoad runs a gateway on a real PostgreSQL primary
@@ -31,21 +29,7 @@ import (
 // again, by itself. No goroutine is left when the gateway stops.
 func TestReplicaStoppedUnderLoad(t *testing.T) {
 	pg := pgtest.StartServer(t)
-	ctx := context.Background()
-	st, err := postgres.Open(ctx, pg.URL(), postgres.Options{MaxConns: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := postgres.Migrate(ctx, st.Pool()); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	testledger.Write(t, dir)
-	h, _ := card.NewPANHasher(mustHexKey())
-	if rep, err := postgres.Load(ctx, st.Pool(), dir, h, nil); err != nil || len(rep.Errors) > 0 {
-		t.Fatalf("load: %v %v", err, rep.Errors)
-	}
-	st.Close()
+	testledger.Load(t, pg.URL())
 	replica := pg.StartReplica(t)
 	replica.WaitCaughtUp()
 	spool := t.TempDir()
@@ -226,21 +210,7 @@ func gatewayMetric(t *testing.T, reg *prometheus.Registry, name string, labels .
 // and the replica's breaker keeps it out of use.
 func TestReplicaUnreachableAtStart(t *testing.T) {
 	url := pgtest.NewDatabase(t)
-	ctx := context.Background()
-	st, err := postgres.Open(ctx, url, postgres.Options{MaxConns: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := postgres.Migrate(ctx, st.Pool()); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	testledger.Write(t, dir)
-	h, _ := card.NewPANHasher(mustHexKey())
-	if rep, err := postgres.Load(ctx, st.Pool(), dir, h, nil); err != nil || len(rep.Errors) > 0 {
-		t.Fatalf("load: %v %v", err, rep.Errors)
-	}
-	st.Close()
+	testledger.Load(t, url)
 	spool := t.TempDir()
 	gw := gatewaytest.Start(t, gatewaytest.WithDatabase(url), gatewaytest.WithoutRateLimit(),
 		gatewaytest.WithConfig(func(c *config.Config) {

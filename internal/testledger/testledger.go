@@ -4,9 +4,13 @@
 package testledger
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/bli/atmgw/card"
+	"github.com/bli/atmgw/ledger/postgres"
 )
 
 // The cards: every row of the decision table has one.
@@ -65,5 +69,38 @@ func Write(t testing.TB, dir string) {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// DemoKey is the PAN hash key of the built-in configuration (config.DemoPANKey).
+func DemoKey() []byte {
+	k := make([]byte, 32)
+	for i := range k {
+		k[i] = byte(i)
+	}
+	return k
+}
+
+// Load migrates the database at url and loads these files into it under
+// the demo PAN key, failing the test on any error or refused row.
+func Load(t testing.TB, url string) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := postgres.Open(ctx, url, postgres.Options{MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := postgres.Migrate(ctx, st.Pool()); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	Write(t, dir)
+	h, err := card.NewPANHasher(DemoKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := postgres.Load(ctx, st.Pool(), dir, h, nil); err != nil || len(rep.Errors) > 0 {
+		t.Fatalf("load: %v %v", err, rep.Errors)
 	}
 }
