@@ -35,8 +35,13 @@ func inquiry(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	replay := fs.Bool("replay", false, "send the card's last ATC again (a cloned card): the gateway should answer 63")
 	timeout := fs.Duration("timeout", 10*time.Second, "time allowed for the connection, the sign-on and the answer")
 	profiles := fs.String("profiles", sim.DefaultProfiles, "screen/receipt `profiles`: INST=COLSxLINES/COLSxLINES[,INST:PREFIX=...]")
+	tlsf := addTLSFlags(fs)
 	if err := parse(fs, args, 0); err != nil {
 		return err
+	}
+	tlsConf, err := tlsf.config()
+	if err != nil {
+		return usageErr("%v", err)
 	}
 	svc, err := sim.ParseService(*service)
 	if err != nil {
@@ -100,7 +105,7 @@ func inquiry(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	conn, err := sim.Dial(ctx, *gateway, sim.ConnOptions{Institution: inst, MACKey: key})
+	conn, err := sim.Dial(ctx, *gateway, sim.ConnOptions{Institution: inst, MACKey: key, TLS: tlsConf})
 	if err != nil {
 		return fail(exitUnreachable, "%v", err)
 	}

@@ -35,8 +35,13 @@ func loadCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	terminal := fs.String("terminal", "LD", "terminal id prefix (connection i is PREFIX + i, 8 characters)")
 	showProgress := fs.Bool("progress", false, "draw a progress line on stderr even when it is not a terminal")
 	noSave := fs.Bool("no-save", false, "do not write the cards' ATCs back to the card file")
+	tlsf := addTLSFlags(fs)
 	if err := parse(fs, args, 0); err != nil {
 		return err
+	}
+	tlsConf, err := tlsf.config()
+	if err != nil {
+		return usageErr("%v", err)
 	}
 	var institutions []string
 	for _, s := range strings.Split(*insts, ",") {
@@ -100,7 +105,7 @@ func loadCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 				svcs = []string{cards.Pension, cards.Insurance}
 			}
 			for _, s := range svcs {
-				if c.Expect[s] != *cardsExpect {
+				if c.Expected(s) != *cardsExpect {
 					return nil
 				}
 			}
@@ -122,7 +127,7 @@ func loadCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cfg := load.Config{
 		Gateway: *gateway, Connections: *conns, Institutions: institutions, MACKeys: keys,
 		Cards: list, Service: *service, Rate: *rate, Window: *window, Duration: *duration,
-		Count: *count, Timeout: *timeout, Interval: *interval, Terminal: *terminal,
+		Count: *count, Timeout: *timeout, Interval: *interval, Terminal: *terminal, TLS: tlsConf,
 	}
 	if *showProgress || isTerminal(stderr) {
 		cfg.OnStart = func(c *load.Collector) {

@@ -1,12 +1,3 @@
-// Command atmsim is the ATM simulator: it talks to the gateway over TCP as
-// a partner bank's ATM switch does.
-//
-//	atmsim inquiry [flags]        one pension or insurance inquiry with a virtual chip card
-//	atmsim script  [flags] FILE   run a scenario file, step by step
-//	atmsim load    [flags]        many connections, many inquiries: throughput and latency
-//	atmsim gen     [flags]        generate load files for `atmgw load` and their card file
-//
-// See docs/simulator.md.
 package main
 
 import (
@@ -110,10 +101,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // newFlags makes a flag set that reports a bad flag in one line (by the
 // caller) and prints its help to stdout on -h.
-func newFlags(name string, stdout io.Writer, synopsis string) *flag.FlagSet {
+func newFlags(name string, stdout io.Writer, synopsis string) *cmdFlags {
 	fs := flag.NewFlagSet("atmsim "+name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.Usage = func() {
+	fs.Usage = func() {} // a bad flag is one line (parse); -h prints the help (parse)
+	cf := &cmdFlags{FlagSet: fs}
+	cf.help = func() {
 		var b bytes.Buffer
 		fs.SetOutput(&b)
 		fmt.Fprintf(&b, "usage: atmsim %s %s\n\nflags:\n", name, synopsis)
@@ -121,13 +114,20 @@ func newFlags(name string, stdout io.Writer, synopsis string) *flag.FlagSet {
 		fs.SetOutput(io.Discard)
 		stdout.Write(b.Bytes())
 	}
-	return fs
+	return cf
+}
+
+// cmdFlags is a command's flag set and its help printer.
+type cmdFlags struct {
+	*flag.FlagSet
+	help func()
 }
 
 // parse parses flags; want is the number of positional arguments (-1: any).
-func parse(fs *flag.FlagSet, args []string, want int) error {
+func parse(fs *cmdFlags, args []string, want int) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fs.help()
 			return err
 		}
 		return usageErr("%v (see -h)", err)
@@ -142,7 +142,7 @@ func parse(fs *flag.FlagSet, args []string, want int) error {
 }
 
 // flagSet reports whether a flag was given on the command line.
-func flagSet(fs *flag.FlagSet, name string) bool {
+func flagSet(fs *cmdFlags, name string) bool {
 	set := false
 	fs.Visit(func(f *flag.Flag) {
 		if f.Name == name {

@@ -18,8 +18,13 @@ func script(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	cardFile := fs.String("card-file", defaultCardFile, "card `file` for scenarios that name none (created from the demo cards when missing); ATCs are saved back")
 	noSave := fs.Bool("no-save", false, "do not write the cards' ATCs back to the card file")
 	profiles := fs.String("profiles", sim.DefaultProfiles, "screen/receipt `profiles`: INST=COLSxLINES/COLSxLINES[,INST:PREFIX=...]")
+	tlsf := addTLSFlags(fs)
 	if err := parse(fs, args, -1); err != nil {
 		return err
+	}
+	tlsConf, err := tlsf.config()
+	if err != nil {
+		return usageErr("%v", err)
 	}
 	if fs.NArg() == 0 {
 		return usageErr("give a scenario FILE (see sim/scenarios/)")
@@ -56,7 +61,7 @@ func script(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return usageErr("%v", err)
 		}
 		fmt.Fprintf(stdout, "scenario %s: %s (institution %s, terminal %s)\n", sc.Path, sc.Name, sc.Institution, sc.Terminal)
-		res, err := scenario.Run(ctx, sc, scenario.Options{Gateway: *gateway, Cards: file, Profiles: book, Out: stdout})
+		res, err := scenario.Run(ctx, sc, scenario.Options{Gateway: *gateway, Cards: file, Profiles: book, Out: stdout, TLS: tlsConf})
 		if res != nil && !*noSave {
 			if _, serr := cards.UpdateATCs(path, res.ATCs); serr != nil {
 				return fail(exitFailed, "saving the ATCs: %v", serr)

@@ -1,0 +1,52 @@
+package progress
+
+import (
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func TestLineDrawsFinalStatus(t *testing.T) {
+	var buf syncBuf
+	n := 0
+	l := Start(&buf, time.Hour, func() string { n++; return "done 7/7" })
+	l.Stop()
+	l.Stop() // twice is fine
+	if got := buf.b.String(); got != "\rdone 7/7\n" {
+		t.Errorf("drew %q", got)
+	}
+	if n != 1 {
+		t.Errorf("status called %d times", n)
+	}
+}
+
+func TestNilWriter(t *testing.T) {
+	l := Start(nil, time.Millisecond, func() string { t.Error("status called without a writer"); return "" })
+	l.Stop()
+}
+
+func TestBar(t *testing.T) {
+	for _, tc := range []struct {
+		f    float64
+		want string
+	}{{0, "[....]"}, {0.5, "[##..]"}, {1, "[####]"}, {2, "[####]"}, {-1, "[....]"}} {
+		if got := Bar(4, tc.f); got != tc.want {
+			t.Errorf("Bar(4, %v) = %q, want %q", tc.f, got, tc.want)
+		}
+	}
+	if got := Rate(12345); got != "12.3k/s" {
+		t.Errorf("Rate = %q", got)
+	}
+}
