@@ -32,6 +32,7 @@ func inquiry(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cardFile := fs.String("card-file", defaultCardFile, "card `file` (JSON); the default one is created from the demo cards when missing")
 	pan := fs.String("pan", "", "which card of the file (default: the first one for the institution)")
 	macKey := fs.String("mac-key", "", "partner MAC key, 32 hex digits: requests carry DE64 and answers are checked")
+	reader := fs.String("reader", "", "use the card in this PC/SC `reader` (name or part of it; \"any\": the first with a card) instead of the card file; needs a build with -tags pcsc")
 	replay := fs.Bool("replay", false, "send the card's last ATC again (a cloned card): the gateway should answer 63")
 	timeout := fs.Duration("timeout", 10*time.Second, "time allowed for the connection, the sign-on and the answer")
 	profiles := fs.String("profiles", sim.DefaultProfiles, "screen/receipt `profiles`: INST=COLSxLINES/COLSxLINES[,INST:PREFIX=...]")
@@ -62,22 +63,39 @@ func inquiry(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usageErr("--timeout must be positive")
 	}
 
-	// The card.
-	if !flagSet(fs, "card-file") {
-		if _, err := os.Stat(*cardFile); errors.Is(err, os.ErrNotExist) {
-			if err := cards.Demo().Save(*cardFile); err != nil {
-				return usageErr("creating %s: %v", *cardFile, err)
-			}
-			fmt.Fprintf(stderr, "atmsim: created %s from the demo cards (it keeps their ATCs)\n", *cardFile)
+	// The card: from the card file, or from a real (or vpcd) reader.
+	var (
+		c    *cards.Card
+		chip *sim.Chip
+	)
+	if flagSet(fs, "reader") {
+		if *replay {
+			return usageErr("--replay works with the card file's virtual cards, not with a reader")
 		}
-	}
-	file, err := cards.Load(*cardFile)
-	if err != nil {
-		return usageErr("%v", err)
-	}
-	c, err := pickCard(file, *pan, *institution)
-	if err != nil {
-		return usageErr("%v", err)
+		rctx, cancel := context.WithTimeout(ctx, *timeout)
+		chip, err = readerChip(rctx, *reader)
+		cancel()
+		if err != nil {
+			return fail(exitFailed, "%v", err)
+		}
+		info := chip.Info()
+		c = &cards.Card{PAN: info.PAN, Expiry: info.Expiry, Sequence: info.Sequence}
+	} else {
+		if !flagSet(fs, "card-file") {
+			if _, err := os.Stat(*cardFile); errors.Is(err, os.ErrNotExist) {
+				if err := cards.Demo().Save(*cardFile); err != nil {
+					return usageErr("creating %s: %v", *cardFile, err)
+				}
+				fmt.Fprintf(stderr, "atmsim: created %s from the demo cards (it keeps their ATCs)\n", *cardFile)
+			}
+		}
+		file, err := cards.Load(*cardFile)
+		if err != nil {
+			return usageErr("%v", err)
+		}
+		if c, err = pickCard(file, *pan, *institution); err != nil {
+			return usageErr("%v", err)
+		}
 	}
 	inst := *institution
 	if inst == "" {
@@ -93,9 +111,10 @@ func inquiry(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if len(term) != 8 {
 		return usageErr("--terminal %q: a terminal id is 8 characters", term)
 	}
-	chip, err := sim.VirtualChip(c)
-	if err != nil {
-		return usageErr("%v", err)
+	if chip == nil {
+		if chip, err = sim.VirtualChip(c); err != nil {
+			return usageErr("%v", err)
+		}
 	}
 	if *replay {
 		if err := chip.Replay(); err != nil {
@@ -124,7 +143,7 @@ func inquiry(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fail(exitFailed, "card %s: %v", card.MaskPAN(c.PAN), err)
 	}
 	// The card's counter went up whatever happens next: keep it.
-	if !*replay {
+	if !*replay && !flagSet(fs, "reader") {
 		if _, err := cards.UpdateATCs(*cardFile, map[string]uint16{c.PAN: use.ICC.ATC}); err != nil {
 			return fail(exitFailed, "saving the ATC: %v", err)
 		}

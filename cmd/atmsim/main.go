@@ -20,6 +20,8 @@ commands:
   load      drive the gateway with many connections; report throughput and latency
   gen       generate large load files (the five files of atmgw load) and a card file
   demo-cards  write the demo card file (the embedded demo ledger's cards) to a file
+  readers   list the PC/SC card readers (a build with -tags pcsc)
+  vpcd      put a card of the card file into vsmartcard's virtual reader (vpcd)
 
 Run 'atmsim <command> -h' for the flags of a command. Exit status 2 is a
 mistake in the command line or its input files; see docs/simulator.md for
@@ -75,11 +77,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = genCmd(ctx, args[1:], stdout, stderr)
 	case "demo-cards":
 		err = demoCards(args[1:], stdout)
+	case "readers":
+		err = readers(ctx, args[1:], stdout)
+	case "vpcd":
+		err = vpcdCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
 	default:
-		fmt.Fprintf(stderr, "atmsim: unknown command %q (inquiry, script, load, gen, demo-cards)\n", args[0])
+		fmt.Fprintf(stderr, "atmsim: unknown command %q (inquiry, script, load, gen, demo-cards, readers, vpcd)\n", args[0])
 		return exitUsage
 	}
 	if err == nil {
