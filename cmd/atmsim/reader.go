@@ -82,7 +82,7 @@ func vpcdCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usageErr("%v", err)
 	}
 	vc := &applet.Card{PAN: c.PAN, Expiry: c.Expiry, Sequence: c.Sequence, Key: key, ATC: c.ATC}
-	fmt.Fprintf(stderr, "atmsim vpcd: card %s in the virtual reader at %s (Ctrl-C to take it out)\n", card.MaskPAN(c.PAN), *addr)
+	fmt.Fprintf(stdout, "atmsim vpcd: card %s in the virtual reader at %s (Ctrl-C to take it out)\n", card.MaskPAN(c.PAN), *addr)
 	serveErr := vpcd.Serve(ctx, *addr, vc)
 	// Serve has returned: the card is ours again; keep its counter.
 	if _, err := cards.UpdateATCs(*cardFile, map[string]uint16{c.PAN: vc.ATC}); err != nil {
