@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -75,5 +77,47 @@ func TestEmptyFileGivesDefaults(t *testing.T) {
 	}
 	if c.Listen != DefaultListen || *c.CardRate.Inquiries != DefaultRateInquiries {
 		t.Fatalf("defaults not applied: %+v", c)
+	}
+}
+
+func TestKeysFromFiles(t *testing.T) {
+	dir := t.TempDir()
+	pan := filepath.Join(dir, "pan.key")
+	mac := filepath.Join(dir, "812.mac")
+	os.WriteFile(pan, []byte("  000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n"), 0o600)
+	os.WriteFile(mac, []byte("0123456789ABCDEFFEDCBA9876543210\n"), 0o600)
+	y := "pan_key_file: " + pan + "\npartners:\n- {institution: \"812\", allow: [127.0.0.1], mac_key_file: " + mac +
+		", screen: {columns: 40, lines: 16}, receipt: {columns: 32, lines: 32}}\n"
+	var c Config
+	if err := Parse([]byte(y), &c); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.PANKeyBytes) != 32 || c.PANKeyBytes[31] != 0x1f {
+		t.Errorf("pan_key_file not read: %x", c.PANKeyBytes)
+	}
+	if k := c.Partners[0].Key; len(k) != 16 || k[0] != 0x01 || k[15] != 0x10 {
+		t.Errorf("mac_key_file not read: %x", k)
+	}
+
+	// Errors name the key and never show a file's content.
+	os.WriteFile(mac, []byte("SECRETSECRETSECRET\n"), 0o600)
+	var bad Config
+	Parse([]byte(y), &bad)
+	err := bad.Validate()
+	if err == nil || !strings.Contains(err.Error(), "mac_key") || strings.Contains(err.Error(), "SECRET") {
+		t.Errorf("bad MAC key file: %v", err)
+	}
+	var both Config
+	Parse([]byte("pan_key: 00112233445566778899aabbccddeeff\npan_key_file: "+pan+"\n"), &both)
+	if err := both.Validate(); err == nil || !strings.Contains(err.Error(), "not both") {
+		t.Errorf("pan_key and pan_key_file together: %v", err)
+	}
+	var missing Config
+	Parse([]byte("pan_key_file: "+filepath.Join(dir, "none")+"\n"), &missing)
+	if err := missing.Validate(); err == nil || !strings.Contains(err.Error(), "pan_key_file") {
+		t.Errorf("missing key file: %v", err)
 	}
 }
