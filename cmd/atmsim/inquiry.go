@@ -18,6 +18,22 @@ import (
 	"github.com/bli/atmgw/sim/cards"
 )
 
+// ensureDefaultCards creates the default card file from the demo cards
+// when no --card-file was given and it does not exist yet.
+func ensureDefaultCards(fs *cmdFlags, path string, stderr io.Writer) error {
+	if flagSet(fs, "card-file") {
+		return nil
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err := cards.Demo().Save(path); err != nil {
+		return usageErr("creating %s: %v", path, err)
+	}
+	fmt.Fprintf(stderr, "atmsim: created %s from the demo cards (it keeps their ATCs)\n", path)
+	return nil
+}
+
 // DefaultCardFile is where the inquiry command keeps its cards when no
 // --card-file is given: created from the demo cards on first use, so that
 // the ATCs survive between runs.
@@ -81,13 +97,8 @@ func inquiry(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		info := chip.Info()
 		c = &cards.Card{PAN: info.PAN, Expiry: info.Expiry, Sequence: info.Sequence}
 	} else {
-		if !flagSet(fs, "card-file") {
-			if _, err := os.Stat(*cardFile); errors.Is(err, os.ErrNotExist) {
-				if err := cards.Demo().Save(*cardFile); err != nil {
-					return usageErr("creating %s: %v", *cardFile, err)
-				}
-				fmt.Fprintf(stderr, "atmsim: created %s from the demo cards (it keeps their ATCs)\n", *cardFile)
-			}
+		if err := ensureDefaultCards(fs, *cardFile, stderr); err != nil {
+			return err
 		}
 		file, err := cards.Load(*cardFile)
 		if err != nil {

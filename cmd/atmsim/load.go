@@ -75,13 +75,8 @@ func loadCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 	// The cards: only those of the run's institutions (and expectation),
 	// read card by card so that a generated file of millions stays cheap.
-	if !flagSet(fs, "card-file") {
-		if _, err := os.Stat(*cardFile); errors.Is(err, os.ErrNotExist) {
-			if err := cards.Demo().Save(*cardFile); err != nil {
-				return usageErr("creating %s: %v", *cardFile, err)
-			}
-			fmt.Fprintf(stderr, "atmsim: created %s from the demo cards (it keeps their ATCs)\n", *cardFile)
-		}
+	if err := ensureDefaultCards(fs, *cardFile, stderr); err != nil {
+		return err
 	}
 	f, err := os.Open(*cardFile)
 	if err != nil {
