@@ -120,7 +120,9 @@ func TestEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cfgPath := testConfig(t)
-	cmd := exec.CommandContext(ctx, atmgwBin, "serve", "--config", cfgPath, "--listen", addr, "--log-format", "json", "--log-level", "debug")
+	admin := freePort(t)
+	cmd := exec.CommandContext(ctx, atmgwBin, "serve", "--config", cfgPath, "--listen", addr, "--admin-listen", admin,
+		"--log-format", "json", "--log-level", "debug")
 	cmd.Env = append(os.Environ(), env...)
 	var logs bytes.Buffer
 	cmd.Stderr = &logs
@@ -338,6 +340,17 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("after the database came back: %s", r.ResponseCode)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+
+	// The metrics of the whole session hold no PAN or national ID either.
+	_, metrics := httpGet(t, "http://"+admin+"/metrics")
+	if !strings.Contains(metrics, `atmgw_requests_total{code="65",institution="700",service="insurance"} 1`) {
+		t.Errorf("/metrics lacks the rate-limited inquiry:\n%s", grep(metrics, "atmgw_requests_total"))
+	}
+	for _, secret := range []string{testledger.PanOK, testledger.PanMAC, testledger.PanRate, "A100000001", "B200000002"} {
+		if strings.Contains(metrics, secret) {
+			t.Errorf("/metrics holds a PAN or national ID in clear")
+		}
 	}
 
 	// Sign-off ends service on the connection.
