@@ -250,6 +250,14 @@ func TestTruncatedBodies(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c2.Close()
+	// An echo first, so that the gateway has the connection for sure.
+	echo := &iso.Message{MTI: "0800", TransmissionTime: "1124153000", STAN: "000999", Institution: "700", NetworkCode: "301"}
+	if resp, err := c2.Do(echo, nil, 5*time.Second); err != nil || resp.ResponseCode != "00" {
+		t.Fatalf("echo: %v %+v", err, resp)
+	}
+	if n := srv.Sessions(); n != 2 {
+		t.Fatalf("%d sessions, want 2", n)
+	}
 	c2.SendBytes([]byte{0x00, 0x80, '0', '2', '0', '0'}) // 128 announced, 4 sent
 	c2.Close()
 	var wg sync.WaitGroup
