@@ -119,7 +119,7 @@ func (h *Handler) NetworkManagement(req *Request, current *Partner, peer Peer) (
 		NetworkCode:      m.NetworkCode,
 	}
 	if f := missing0800(m, req.Err); f != 0 {
-		clearField(resp, f)
+		resp.Clear(f)
 		resp.ResponseCode = iso.RCFormatError
 		return Response{Msg: resp, Decision: fmt.Sprintf("DE%d missing or malformed", f)}, current
 	}
@@ -223,7 +223,7 @@ func (h *Handler) Inquiry(ctx context.Context, req *Request, p *Partner) Respons
 		hash = h.opts.Hasher.Hash(m.PAN)
 	}
 	if f != 0 {
-		clearField(resp, f)
+		resp.Clear(f)
 		return decline(iso.RCFormatError, textFormat, fmt.Sprintf("DE%d missing or malformed", f))
 	}
 	// 4. Not signed on.
@@ -428,32 +428,6 @@ func fieldOf(err error) int {
 		return fe.Field
 	}
 	return 0
-}
-
-// clearField drops a malformed field from a response that would echo it.
-func clearField(m *iso.Message, f int) {
-	switch f {
-	case 2:
-		m.PAN = ""
-	case 3:
-		m.ProcessingCode = ""
-	case 7:
-		m.TransmissionTime = ""
-	case 11:
-		m.STAN = ""
-	case 12:
-		m.LocalTime = ""
-	case 13:
-		m.LocalDate = ""
-	case 32:
-		m.Institution = ""
-	case 37:
-		m.RRN = ""
-	case 41:
-		m.TerminalID = ""
-	case 70:
-		m.NetworkCode = ""
-	}
 }
 
 func digits(s string, n int) bool {

@@ -138,6 +138,21 @@ func (m *Message) Has(de int) bool {
 	return m.text(de) != ""
 }
 
+// Clear removes field de from m (a field the interface does not carry, or
+// the MTI, is left alone): for an answer that must not echo a malformed
+// field.
+func (m *Message) Clear(de int) {
+	f, ok := contractFormat(de)
+	if !ok {
+		return
+	}
+	if f.class == classHex || f.class == classBig5 {
+		m.setBytes(de, nil)
+		return
+	}
+	m.setText(de, "")
+}
+
 // Recovered reports whether a message returned by Decode, even with an
 // error, holds its MTI and its DE11: enough to be answered. A frame that is
 // not recovered gets no answer (decision 1 of the contract).

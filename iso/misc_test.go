@@ -165,3 +165,14 @@ func TestLoggingHidesCardData(t *testing.T) {
 		t.Error("nil message")
 	}
 }
+
+func TestClear(t *testing.T) {
+	m := &iso.Message{MTI: "0210", PAN: "4700123456789014", STAN: "000001", ICC: []byte{1}, Screen: []byte("x")}
+	m.Clear(2)
+	m.Clear(55)
+	m.Clear(0)  // the MTI stays
+	m.Clear(99) // not a field of the interface: nothing happens
+	if m.PAN != "" || m.ICC != nil || m.MTI != "0210" || m.STAN != "000001" || string(m.Screen) != "x" {
+		t.Fatalf("Clear: %+v", m)
+	}
+}
