@@ -3,59 +3,23 @@ package sim
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
-	"net"
 	"testing"
 	"time"
 
+	"github.com/bli/atmgw/internal/testpki"
 	"github.com/bli/atmgw/iso"
 )
-
-func issue(t *testing.T, name string, ca *x509.Certificate, caKey *ecdsa.PrivateKey, usage x509.ExtKeyUsage) (tls.Certificate, *x509.Certificate) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: name},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		DNSNames:     []string{name},
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-	}
-	parent, signer := tmpl, key
-	if ca == nil {
-		tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
-		tmpl.KeyUsage = x509.KeyUsageCertSign
-	} else {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{usage}
-		parent, signer = ca, caKey
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, _ := x509.ParseCertificate(der)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, c
-}
 
 // TestDialTLS signs on over TLS with a client certificate, as a partner on
 // the gateway's TLS listener does.
 func TestDialTLS(t *testing.T) {
-	caTLS, ca := issue(t, "test CA", nil, nil, 0)
-	caKey := caTLS.PrivateKey.(*ecdsa.PrivateKey)
-	server, _ := issue(t, "gateway", ca, caKey, x509.ExtKeyUsageServerAuth)
-	client, _ := issue(t, "partner-700", ca, caKey, x509.ExtKeyUsageClientAuth)
+	ca := testpki.NewCA(t, "test CA")
+	server, _, _ := ca.Issue(t, "gateway", true)
+	client, _, _ := ca.Issue(t, "partner-700", false)
 	pool := x509.NewCertPool()
-	pool.AddCert(ca)
+	pool.AddCert(ca.Cert)
 
 	l, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{
 		Certificates: []tls.Certificate{server}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool,
