@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/bli/atmgw/internal/metrictest"
 	"github.com/bli/atmgw/ledger/pgtest"
 	"github.com/bli/atmgw/ledger/postgres"
 )
@@ -152,26 +153,6 @@ func (p *proxy) via(t *testing.T, dbURL string) string {
 	return u.String()
 }
 
-func gather(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		sum := 0.0
-		for _, m := range mf.GetMetric() {
-			sum += m.GetGauge().GetValue() + m.GetCounter().GetValue()
-		}
-		return sum
-	}
-	t.Fatalf("no metric %s", name)
-	return 0
-}
-
 // The database goes away under a running writer and comes back: records
 // written before, during and after all end up in the table exactly once,
 // those of the outage through the spool, which is emptied afterwards.
@@ -205,7 +186,7 @@ func TestDatabaseDownAndBack(t *testing.T) {
 	if st.DatabaseUp || st.FailedBatches == 0 || st.Written != 10 {
 		t.Fatalf("database down: %+v", st)
 	}
-	if v := gather(t, reg, "atmgw_audit_spool_records"); v != 10 {
+	if v := metrictest.Sum(t, reg, "atmgw_audit_spool_records"); v != 10 {
 		t.Errorf("atmgw_audit_spool_records %v, want 10", v)
 	}
 
@@ -232,15 +213,15 @@ func TestDatabaseDownAndBack(t *testing.T) {
 	}
 	for name, v := range map[string]float64{"atmgw_audit_spool_records": 0, "atmgw_audit_records_written_total": 30,
 		"atmgw_audit_database_up": 1} {
-		if g := gather(t, reg, name); g != v {
+		if g := metrictest.Sum(t, reg, name); g != v {
 			t.Errorf("%s %v, want %v", name, g, v)
 		}
 	}
 	// The outage's records, and those added before a probe found the database back.
-	if v := gather(t, reg, "atmgw_audit_records_spooled_total"); v < 10 || v > 20 {
+	if v := metrictest.Sum(t, reg, "atmgw_audit_records_spooled_total"); v < 10 || v > 20 {
 		t.Errorf("atmgw_audit_records_spooled_total %v, want 10 to 20", v)
 	}
-	if v := gather(t, reg, "atmgw_audit_batches_failed_total"); v < 1 {
+	if v := metrictest.Sum(t, reg, "atmgw_audit_batches_failed_total"); v < 1 {
 		t.Errorf("atmgw_audit_batches_failed_total %v, want at least 1", v)
 	}
 }

@@ -8,37 +8,17 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
 	"github.com/bli/atmgw/card"
 	"github.com/bli/atmgw/gateway/gatewaytest"
 	"github.com/bli/atmgw/internal/config"
+	"github.com/bli/atmgw/internal/metrictest"
 	"github.com/bli/atmgw/internal/testclient"
 	"github.com/bli/atmgw/internal/testledger"
 	"github.com/bli/atmgw/iso"
 	"github.com/bli/atmgw/ledger/pgtest"
 )
-
-// auditMetric is the value of one metric of a registry (summed over its labels).
-func auditMetric(t *testing.T, reg prometheus.Gatherer, name string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			v := 0.0
-			for _, m := range mf.GetMetric() {
-				v += m.GetGauge().GetValue() + m.GetCounter().GetValue()
-			}
-			return v
-		}
-	}
-	t.Fatalf("no metric %s", name)
-	return 0
-}
 
 type auditRow struct{ rc, panHash, institution, terminal, service string }
 
@@ -155,8 +135,8 @@ func TestAuditAcrossDatabaseRestart(t *testing.T) {
 				t.Fatalf("database down: %s, want %s", rc, want)
 			}
 		}
-		waitAudit("the outage's records in the spool", func() bool { return auditMetric(t, reg, "atmgw_audit_spool_records") == float64(m) })
-		if v := auditMetric(t, reg, "atmgw_audit_database_up"); v != 0 {
+		waitAudit("the outage's records in the spool", func() bool { return metrictest.Sum(t, reg, "atmgw_audit_spool_records") == float64(m) })
+		if v := metrictest.Sum(t, reg, "atmgw_audit_database_up"); v != 0 {
 			t.Errorf("atmgw_audit_database_up %v during the outage", v)
 		}
 
@@ -181,9 +161,9 @@ func TestAuditAcrossDatabaseRestart(t *testing.T) {
 		}
 		// Replayed while the gateway runs, not only at its stop.
 		waitAudit("the spool replayed", func() bool {
-			return auditMetric(t, reg, "atmgw_audit_spool_records") == 0 && len(auditRows(t, pg.URL())) == n+m+k
+			return metrictest.Sum(t, reg, "atmgw_audit_spool_records") == 0 && len(auditRows(t, pg.URL())) == n+m+k
 		})
-		if v := auditMetric(t, reg, "atmgw_audit_batches_failed_total"); v < 1 {
+		if v := metrictest.Sum(t, reg, "atmgw_audit_batches_failed_total"); v < 1 {
 			t.Errorf("atmgw_audit_batches_failed_total %v: the outage was not seen", v)
 		}
 	})

@@ -8,12 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
 	"github.com/bli/atmgw/card"
 	"github.com/bli/atmgw/gateway/gatewaytest"
 	"github.com/bli/atmgw/internal/config"
+	"github.com/bli/atmgw/internal/metrictest"
 	"github.com/bli/atmgw/internal/testclient"
 	"github.com/bli/atmgw/internal/testledger"
 	"github.com/bli/atmgw/iso"
@@ -46,7 +46,7 @@ func TestReplicaStoppedUnderLoad(t *testing.T) {
 			}))
 		reg := gw.App.Registry
 		replicaOK := func() float64 {
-			return gatewayMetric(t, reg, "atmgw_ledger_calls_total", "host", "replica1", "outcome", "ok")
+			return metrictest.Value(t, reg, "atmgw_ledger_calls_total", "host", "replica1", "outcome", "ok")
 		}
 
 		// One card per connection, so that each card's ATC rises in order.
@@ -137,20 +137,20 @@ func TestReplicaStoppedUnderLoad(t *testing.T) {
 		}
 
 		waitApproved(phaseUp, 100)
-		if replicaOK() < 100 || gatewayMetric(t, reg, "atmgw_ledger_calls_total", "host", "primary", "outcome", "ok") != 0 {
+		if replicaOK() < 100 || metrictest.Value(t, reg, "atmgw_ledger_calls_total", "host", "primary", "outcome", "ok") != 0 {
 			t.Fatalf("with both up the replica should serve every inquiry: replica %v", replicaOK())
 		}
 		phase.Store(phaseDown)
 		replica.Stop()
 		waitApproved(phaseDown, 200)
-		if s := gatewayMetric(t, reg, "atmgw_ledger_breaker_state", "host", "replica1"); s == 0 {
+		if s := metrictest.Value(t, reg, "atmgw_ledger_breaker_state", "host", "replica1"); s == 0 {
 			t.Errorf("the stopped replica's breaker is closed")
 		}
 		phase.Store(phaseBack)
 		replica.Start()
 		back := replicaOK()
 		deadline := time.Now().Add(time.Minute)
-		for gatewayMetric(t, reg, "atmgw_ledger_breaker_state", "host", "replica1") != 0 || replicaOK()-back < 50 {
+		for metrictest.Value(t, reg, "atmgw_ledger_breaker_state", "host", "replica1") != 0 || replicaOK()-back < 50 {
 			if time.Now().After(deadline) {
 				end()
 				t.Fatalf("the replica did not come back into use: %v more answers", replicaOK()-back)
@@ -172,37 +172,6 @@ func TestReplicaStoppedUnderLoad(t *testing.T) {
 			approved[phaseUp].Load(), approved[phaseDown].Load(), approved[phaseBack].Load(), declined[phaseDown].Load())
 	})
 	goleak.VerifyNone(t, before)
-}
-
-// gatewayMetric is the value of the counter or gauge name{labels} in reg (-1: none).
-func gatewayMetric(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range mf.GetMetric() {
-			have := map[string]string{}
-			for _, l := range m.GetLabel() {
-				have[l.GetName()] = l.GetValue()
-			}
-			for i := 0; i+1 < len(labels); i += 2 {
-				if have[labels[i]] != labels[i+1] {
-					continue next
-				}
-			}
-			if m.GetCounter() != nil {
-				return m.GetCounter().GetValue()
-			}
-			return m.GetGauge().GetValue()
-		}
-	}
-	return -1
 }
 
 // TestReplicaUnreachableAtStart: a replica that does not answer when the
@@ -237,13 +206,13 @@ func TestReplicaUnreachableAtStart(t *testing.T) {
 		}
 	}
 	reg := gw.App.Registry
-	if s := gatewayMetric(t, reg, "atmgw_ledger_breaker_state", "host", "replica1"); s != 2 {
+	if s := metrictest.Value(t, reg, "atmgw_ledger_breaker_state", "host", "replica1"); s != 2 {
 		t.Errorf("breaker of the unreachable replica: %v, want 2 (open)", s)
 	}
-	if n := gatewayMetric(t, reg, "atmgw_ledger_calls_total", "host", "replica1", "outcome", "error"); n != 2 {
+	if n := metrictest.Value(t, reg, "atmgw_ledger_calls_total", "host", "replica1", "outcome", "error"); n != 2 {
 		t.Errorf("calls that reached the unreachable replica: %v, want the breaker's 2", n)
 	}
-	if n := gatewayMetric(t, reg, "atmgw_ledger_calls_total", "host", "primary", "outcome", "ok"); n != 10 {
+	if n := metrictest.Value(t, reg, "atmgw_ledger_calls_total", "host", "primary", "outcome", "ok"); n != 10 {
 		t.Errorf("answered by the primary: %v, want 10", n)
 	}
 	mfs, err := reg.Gather()

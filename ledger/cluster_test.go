@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bli/atmgw/card"
+	"github.com/bli/atmgw/internal/metrictest"
 	"github.com/bli/atmgw/ledger"
 )
 
@@ -59,41 +60,6 @@ func who(t *testing.T, c *ledger.Cluster) string {
 		return ""
 	}
 	return a.Consent.Name
-}
-
-// metric is the value of the counter or gauge name{labels} in reg (-1: none).
-func metric(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range mf.GetMetric() {
-			have := map[string]string{}
-			for _, l := range m.GetLabel() {
-				have[l.GetName()] = l.GetValue()
-			}
-			for i := 0; i+1 < len(labels); i += 2 {
-				if have[labels[i]] != labels[i+1] {
-					continue next
-				}
-			}
-			switch {
-			case m.GetCounter() != nil:
-				return m.GetCounter().GetValue()
-			case m.GetGauge() != nil:
-				return m.GetGauge().GetValue()
-			case m.GetHistogram() != nil:
-				return float64(m.GetHistogram().GetSampleCount())
-			}
-		}
-	}
-	return -1
 }
 
 func TestClusterOrder(t *testing.T) {
@@ -168,7 +134,7 @@ func TestClusterFailoverAndRecovery(t *testing.T) {
 		Metrics: ledger.NewMetrics(reg),
 	}, nil)
 	defer c.Close()
-	if v := metric(t, reg, "atmgw_ledger_breaker_state", "host", "replica2"); v != 0 {
+	if v := metrictest.Value(t, reg, "atmgw_ledger_breaker_state", "host", "replica2"); v != 0 {
 		t.Fatalf("breaker state of replica2 before any call: %v", v)
 	}
 	rs[0].set(errors.New("connection refused"), false)
@@ -183,19 +149,19 @@ func TestClusterFailoverAndRecovery(t *testing.T) {
 	if hs := c.Hosts(); hs[1].Name != "replica1" || hs[1].Breaker != ledger.BreakerOpen || hs[2].Breaker != ledger.BreakerClosed {
 		t.Errorf("hosts %v", hs)
 	}
-	if v := metric(t, reg, "atmgw_ledger_breaker_state", "host", "replica1"); v != 2 {
+	if v := metrictest.Value(t, reg, "atmgw_ledger_breaker_state", "host", "replica1"); v != 2 {
 		t.Errorf("breaker state metric of replica1: %v, want 2", v)
 	}
-	if v := metric(t, reg, "atmgw_ledger_calls_total", "host", "replica1", "outcome", "error"); v != 3 {
+	if v := metrictest.Value(t, reg, "atmgw_ledger_calls_total", "host", "replica1", "outcome", "error"); v != 3 {
 		t.Errorf("replica1 errors: %v", v)
 	}
-	if v := metric(t, reg, "atmgw_ledger_calls_total", "host", "replica1", "outcome", "breaker_open"); v < 1 {
+	if v := metrictest.Value(t, reg, "atmgw_ledger_calls_total", "host", "replica1", "outcome", "breaker_open"); v < 1 {
 		t.Errorf("replica1 refused by its breaker: %v", v)
 	}
-	if v := metric(t, reg, "atmgw_ledger_failovers_total"); v != 3 {
+	if v := metrictest.Value(t, reg, "atmgw_ledger_failovers_total"); v != 3 {
 		t.Errorf("failovers: %v", v)
 	}
-	if v := metric(t, reg, "atmgw_ledger_calls_total", "host", "primary", "outcome", "ok"); v != 0 {
+	if v := metrictest.Value(t, reg, "atmgw_ledger_calls_total", "host", "primary", "outcome", "ok"); v != 0 {
 		t.Errorf("the primary answered %v inquiries while a replica was up", v)
 	}
 
@@ -213,10 +179,10 @@ func TestClusterFailoverAndRecovery(t *testing.T) {
 	if n := rs[0].calls.Load() - before; n != 5 {
 		t.Errorf("replica1 answered %d of 10 after recovery, want its half", n)
 	}
-	if v := metric(t, reg, "atmgw_ledger_breaker_state", "host", "replica1"); v != 0 {
+	if v := metrictest.Value(t, reg, "atmgw_ledger_breaker_state", "host", "replica1"); v != 0 {
 		t.Errorf("breaker state metric of replica1 after recovery: %v", v)
 	}
-	if v := metric(t, reg, "atmgw_ledger_call_duration_seconds", "host", "replica1"); v < 8 {
+	if v := metrictest.Value(t, reg, "atmgw_ledger_call_duration_seconds", "host", "replica1"); v < 8 {
 		t.Errorf("latency samples of replica1: %v", v)
 	}
 	mfs, err := reg.Gather()
@@ -329,7 +295,7 @@ func TestClusterBulkheadSheds(t *testing.T) {
 		}()
 	}
 	waitFor(t, func() bool { return slow.entered.Load() == 3 })
-	if v := metric(t, reg, "atmgw_ledger_in_flight"); v != 3 {
+	if v := metrictest.Value(t, reg, "atmgw_ledger_in_flight"); v != 3 {
 		t.Errorf("in flight: %v", v)
 	}
 	// The three are held by the store: a fourth and a fifth are shed,
@@ -343,7 +309,7 @@ func TestClusterBulkheadSheds(t *testing.T) {
 	if slow.entered.Load() != 3 {
 		t.Errorf("a shed inquiry reached the store")
 	}
-	if v := metric(t, reg, "atmgw_ledger_bulkhead_rejected_total"); v != 2 {
+	if v := metrictest.Value(t, reg, "atmgw_ledger_bulkhead_rejected_total"); v != 2 {
 		t.Errorf("bulkhead rejections: %v", v)
 	}
 	close(slow.gate)
