@@ -1,11 +1,14 @@
 package gateway
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // AuditRecord is what the audit trail keeps of one answered 0200. It holds
 // the keyed PAN hash, never the PAN.
 type AuditRecord struct {
-	Time         time.Time // when the answer was queued
+	Time         time.Time // when the answer was decided
 	Institution  string    // DE32
 	Terminal     string    // DE41
 	STAN         string    // DE11
@@ -16,8 +19,13 @@ type AuditRecord struct {
 	Latency      time.Duration
 }
 
-// Auditor takes the audit record of every answered 0200. Audit must not
-// block for long: implementations buffer and write in batches.
+// Auditor keeps the audit trail: write-ahead. Audit returns nil only once
+// the record is durable (committed to the database, or fsync'd to the
+// local spool while the database is down); the gateway writes the 0210
+// only after that. Implementations group concurrent records into one
+// commit or one fsync. An error means the record could not be made
+// durable: the gateway then discloses nothing (it answers 91 instead of
+// the approved answer) and counts it.
 type Auditor interface {
-	Audit(AuditRecord)
+	Audit(ctx context.Context, r AuditRecord) error
 }

@@ -103,6 +103,12 @@ type Config struct {
 	CardRate        CardRate  `yaml:"card_rate"`
 	Ledger          Ledger    `yaml:"ledger"`
 	Audit           Audit     `yaml:"audit"`
+	CardState       CardState `yaml:"card_state"`
+
+	// Connections that have not earned their place (see gateway.Options).
+	SignOnDeadline       Duration `yaml:"sign_on_deadline"`        // an unbound connection must sign on within this (echoes do not extend it)
+	RejectStrangers      *bool    `yaml:"reject_strangers"`        // close at once a connection from outside every partner's allow networks (default true)
+	MaxUnboundPerAddress int      `yaml:"max_unbound_per_address"` // connections not signed on, per source address
 
 	// Filled by Validate.
 	PANKeyBytes []byte `yaml:"-"`
@@ -120,6 +126,11 @@ const (
 	DefaultFrameTimeout    = 10 * time.Second
 	DefaultMaxConnsTotal   = 1024
 	DefaultMaxConnsPartner = 256
+	// DefaultSignOnDeadline is how long a connection may stay unbound.
+	DefaultSignOnDeadline = 30 * time.Second
+	// DefaultMaxUnboundPerAddress caps the connections of one source
+	// address that have not signed on.
+	DefaultMaxUnboundPerAddress = 16
 	// DemoPANKey keys the PAN hash of the embedded demo ledger when no
 	// pan_key is configured. It is public: never use it with real data.
 	DemoPANKey = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
@@ -205,6 +216,17 @@ func (c *Config) ApplyDefaults() {
 	}
 	c.Ledger.applyDefaults()
 	c.Audit.applyDefaults()
+	c.CardState.applyDefaults()
+	if c.SignOnDeadline == 0 {
+		c.SignOnDeadline = Duration(DefaultSignOnDeadline)
+	}
+	if c.RejectStrangers == nil {
+		v := true
+		c.RejectStrangers = &v
+	}
+	if c.MaxUnboundPerAddress == 0 {
+		c.MaxUnboundPerAddress = DefaultMaxUnboundPerAddress
+	}
 }
 
 // Validate applies the defaults, checks every key and fills the derived
@@ -309,6 +331,10 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.Ledger.validate()...)
 	errs = append(errs, c.Audit.validate()...)
+	errs = append(errs, c.CardState.validate(c.DatabaseURL)...)
+	if c.MaxUnboundPerAddress < 0 {
+		bad("max_unbound_per_address: must be positive")
+	}
 	if len(errs) > 0 {
 		return errors.New(strings.Join(errs, "; "))
 	}

@@ -1,4 +1,4 @@
-package gateway
+package ledger
 
 import (
 	"hash/maphash"
