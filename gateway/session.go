@@ -327,7 +327,7 @@ func (ss *session) send(req *Request, resp Response, start time.Time) {
 			zap.String("decision", resp.Decision), zap.Duration("took", took))
 	}
 	if a := ss.srv.opts.Auditor; a != nil && m.MTI == iso.MTIFinancialRequest {
-		a.Audit(AuditRecord{
+		a.Audit(ss.srv.ctx, AuditRecord{
 			Time: time.Now(), Institution: m.Institution, Terminal: m.TerminalID, STAN: m.STAN, RRN: m.RRN,
 			Service: serviceLabel(m), PANHash: resp.PANHash, ResponseCode: resp.Msg.ResponseCode, Latency: took,
 		})

@@ -68,9 +68,10 @@ func openAudit(ctx context.Context, cfg *config.Config, log *zap.Logger, reg pro
 // auditor hands the gateway's records to the audit writer.
 type auditor struct{ w *audit.Writer }
 
-func (a auditor) Audit(r gateway.AuditRecord) {
+func (a auditor) Audit(_ context.Context, r gateway.AuditRecord) error {
 	a.w.Add(audit.Record{
 		Time: r.Time, Institution: r.Institution, Terminal: r.Terminal, STAN: r.STAN, RRN: r.RRN,
 		Service: r.Service, PANHash: r.PANHash, ResponseCode: r.ResponseCode, Latency: r.Latency,
 	})
+	return nil
 }
