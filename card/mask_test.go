@@ -70,3 +70,18 @@ func TestPANLast4(t *testing.T) {
 		}
 	}
 }
+
+func TestScrub(t *testing.T) {
+	for in, want := range map[string]string{
+		"panic: card 4700123456789014 at 0x1234":   "panic: card 470012******9014 at 0x1234",
+		"id A123456789 and B223456789x":            "id A*******89 and B*******89x",
+		"goroutine 17 [running]:\n\tmain.go:42":    "goroutine 17 [running]:\n\tmain.go:42",
+		"0xc000123456 +0x1f5":                      "0xc000123456 +0x1f5",
+		"XA123456789":                              "XA123456789",
+		"stan 000123 rrn 261124000123 pan 1234567": "stan 000123 rrn 261124**0123 pan 1234567",
+	} {
+		if got := Scrub(in); got != want {
+			t.Errorf("Scrub(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -17,15 +18,19 @@ import (
 )
 
 // Request is one frame as the handlers see it: the decoded message (partial
-// when Err is set), the packed bytes (for the MAC) and the decode error.
+// when Err is set), the packed bytes (for the MAC), the decode error, and
+// when the session read it (for the latency in the audit trail).
 type Request struct {
-	Msg *iso.Message
-	Raw []byte
-	Err error
+	Msg   *iso.Message
+	Raw   []byte
+	Err   error
+	Start time.Time
 }
 
-// Response is what a handler answers: the message and the MAC key to sign it
-// with (nil: unsigned).
+// Response is what a handler answers: the final message, which the edge
+// packs and signs (iso.EncodeMAC) with MACKey (nil: unsigned) and writes.
+// A nil Msg means no answer is written (a 0200 whose audit record could
+// not be made durable).
 type Response struct {
 	Msg    *iso.Message
 	MACKey []byte
@@ -34,17 +39,27 @@ type Response struct {
 	Decision string
 	// PANHash is the keyed hash of a well-formed DE2 (for the audit trail).
 	PANHash string
+	// Close asks the session to close the connection once this answer is
+	// written (a sign-on answered 05).
+	Close bool
 }
 
-// Handler takes requests through the decisions of the partner interface.
-// It holds the state shared by all connections (duplicate window, ATC
-// tracker, rate limiter) and needs no socket: tests call its methods.
+// Binder is the session's side of sign-on: Bind counts the connection as
+// signed on as an institution (false: the partner is at its cap, and
+// nothing changed); Unbind undoes it. The handler decides; the session
+// keeps the counts.
+type Binder interface {
+	Bind(institution string) bool
+	Unbind(institution string)
+}
+
+// Handler takes requests through the decisions of the partner interface
+// and produces the final answer, audited. It needs no socket: tests call
+// its methods. The state that decisions 7, 14 and 15 share across
+// requests, connections, gateways and restarts is Options.CardState's.
 type Handler struct {
 	opts    *Options
 	routing atomic.Pointer[routing] // partners and profiles; replaced whole by Reload
-	dupes   *dupes
-	atc     *card.ATCTracker
-	rate    *card.RateLimiter
 	authSeq atomic.Uint64
 }
 
@@ -53,16 +68,7 @@ func NewHandler(opts *Options) (*Handler, error) {
 	if err := opts.setDefaults(); err != nil {
 		return nil, err
 	}
-	h := &Handler{
-		opts:  opts,
-		dupes: newDupes(opts.DuplicateWindow),
-		atc:   card.NewATCTracker(),
-	}
-	limit := opts.RateLimit
-	if limit < 0 {
-		limit = 0
-	}
-	h.rate = card.NewRateLimiter(limit, opts.RateWindow)
+	h := &Handler{opts: opts}
 	if err := h.Reload(opts.Partners, opts.Profiles); err != nil {
 		return nil, err
 	}
@@ -101,6 +107,21 @@ func (h *Handler) Reload(partners []Partner, profiles *limits.Book) error {
 	return nil
 }
 
+// Welcome reports whether a source address lies in some partner's allowed
+// networks (a connection from anywhere else is closed at once when
+// Options.RejectStrangers is set).
+func (h *Handler) Welcome(a netip.Addr) bool {
+	if !a.IsValid() {
+		return false
+	}
+	for _, p := range h.routing.Load().partners {
+		if p.allowed(a) {
+			return true
+		}
+	}
+	return false
+}
+
 // Partner returns the configured partner of an institution code (nil: none).
 func (h *Handler) Partner(institution string) *Partner {
 	return h.routing.Load().partners[institution]
@@ -108,8 +129,11 @@ func (h *Handler) Partner(institution string) *Partner {
 
 // NetworkManagement answers an 0800 (decisions 2 and 3 already passed for
 // the MTI). current is the partner the connection is bound to (nil: not
-// signed on); the returned partner is the binding after this request.
-func (h *Handler) NetworkManagement(req *Request, current *Partner, peer Peer) (Response, *Partner) {
+// signed on); the returned partner is the binding after this request. b
+// (nil: no caps) counts the connections signed on per institution: a
+// sign-on over the partner's cap is answered 05. A sign-on answered 05
+// asks the session to close the connection (Response.Close).
+func (h *Handler) NetworkManagement(req *Request, current *Partner, peer Peer, b Binder) (Response, *Partner) {
 	m := req.Msg
 	resp := &iso.Message{
 		MTI:              iso.MTINetworkResponse,
@@ -125,28 +149,33 @@ func (h *Handler) NetworkManagement(req *Request, current *Partner, peer Peer) (
 	}
 	switch m.NetworkCode {
 	case iso.NetSignOn:
+		refuse := func(why string) (Response, *Partner) {
+			resp.ResponseCode = iso.RCDoNotHonour
+			return Response{Msg: resp, Decision: "sign-on: " + why, Close: true}, current
+		}
 		p := h.Partner(m.Institution)
 		switch {
 		case p == nil:
-			resp.ResponseCode = iso.RCDoNotHonour
-			return Response{Msg: resp, Decision: "sign-on: unknown institution"}, current
+			return refuse("unknown institution")
 		case !peer.Addr.IsValid() || !p.allowed(peer.Addr):
-			resp.ResponseCode = iso.RCDoNotHonour
-			return Response{Msg: resp, Decision: "sign-on: source address not allowed"}, current
+			return refuse("source address not allowed")
 		case len(p.CertNames) > 0 && !peer.hasCertName(p.CertNames):
-			resp.ResponseCode = iso.RCDoNotHonour
-			return Response{Msg: resp, Decision: "sign-on: no client certificate of this partner"}, current
+			return refuse("no client certificate of this partner")
 		case h.certBoundElsewhere(peer, p):
-			resp.ResponseCode = iso.RCDoNotHonour
-			return Response{Msg: resp, Decision: "sign-on: client certificate bound to another partner"}, current
-		case current != nil && current != p:
+			return refuse("client certificate bound to another partner")
+		case current != nil && current.Institution != p.Institution:
 			// One connection belongs to one institution.
-			resp.ResponseCode = iso.RCDoNotHonour
-			return Response{Msg: resp, Decision: "sign-on: connection bound to another institution"}, current
+			return refuse("connection bound to another institution")
+		case current == nil && b != nil && !b.Bind(p.Institution):
+			h.opts.Metrics.refused("partner")
+			return refuse("too many connections of this partner")
 		}
 		resp.ResponseCode = iso.RCApproved
 		return Response{Msg: resp, Decision: "signed on"}, p
 	case iso.NetSignOff:
+		if current != nil && b != nil {
+			b.Unbind(current.Institution)
+		}
 		resp.ResponseCode = iso.RCApproved
 		return Response{Msg: resp, Decision: "signed off"}, nil
 	case iso.NetEcho:
@@ -186,12 +215,41 @@ func (h *Handler) WrongMTI(req *Request, current *Partner) (Response, bool) {
 	return Response{Msg: resp, Decision: "request MTI not 0800/0200"}, true
 }
 
-// Inquiry takes an 0200 through decisions 3 to 17. p is the partner the
-// connection is bound to (nil when not signed on).
+// Inquiry takes an 0200 through decisions 3 to 17 and returns the final
+// answer, its audit record durable (Options.Auditor) before it returns. p
+// is the partner the connection is bound to (nil when not signed on).
+//
+// The order of the contract holds for every answer, while the database is
+// asked at most twice: the ledger (a replica) for decisions 11 to 13 and
+// 16, then the card state (the primary) for 7, 14 and 15 in one step.
+// Decision 7 is thus asked after 8 to 13 have been worked out, but it
+// still wins over them: a duplicate is answered 94 whatever they say, and
+// a request declined at 8 to 13 consumes no ATC and no rate. The ledger
+// read has no effect, so asking it first changes no answer.
 func (h *Handler) Inquiry(ctx context.Context, req *Request, p *Partner) Response {
+	return h.audited(ctx, req, h.decide(ctx, req, p))
+}
+
+// Unavailable answers an 0200 with 91, audited: the answer when handling
+// the request failed (a recovered panic).
+func (h *Handler) Unavailable(ctx context.Context, req *Request, p *Partner, why string) Response {
+	a := h.answer(req, p)
+	return h.audited(ctx, req, a.decline(iso.RCUnavailable, textUnavailable, why))
+}
+
+// inquiryAnswer builds the 0210 of one request.
+type inquiryAnswer struct {
+	h    *Handler
+	req  *iso.Message
+	p    *Partner
+	resp *iso.Message
+	key  []byte
+	hash string
+}
+
+func (h *Handler) answer(req *Request, p *Partner) *inquiryAnswer {
 	m := req.Msg
-	now := h.opts.Now().In(taipei)
-	resp := &iso.Message{
+	a := &inquiryAnswer{h: h, req: m, p: p, resp: &iso.Message{
 		MTI:              iso.MTIFinancialResponse,
 		PAN:              m.PAN,
 		ProcessingCode:   m.ProcessingCode,
@@ -202,100 +260,84 @@ func (h *Handler) Inquiry(ctx context.Context, req *Request, p *Partner) Respons
 		Institution:      m.Institution,
 		RRN:              m.RRN,
 		TerminalID:       m.TerminalID,
-	}
-	var key []byte
+	}}
 	if p != nil {
-		key = p.MACKey
+		a.key = p.MACKey
 	}
-	var hash string
-	decline := func(rc, text, why string) Response {
-		resp.ResponseCode = rc
-		resp.Screen = limits.Message(h.profile(m.Institution, m.TerminalID, p).Screen, text)
-		if key != nil {
-			resp.MAC = make([]byte, 8)
-		}
-		return Response{Msg: resp, MACKey: key, Decision: why, PANHash: hash}
-	}
+	return a
+}
+
+func (a *inquiryAnswer) decline(rc, text, why string) Response {
+	a.resp.ResponseCode = rc
+	a.resp.Screen = limits.Message(a.h.profile(a.req.Institution, a.req.TerminalID, a.p).Screen, text)
+	return Response{Msg: a.resp, MACKey: a.key, Decision: why, PANHash: a.hash}
+}
+
+// pending is a decline of decisions 8 to 13 or 16, held until decision 7
+// (which comes first) is known.
+type pending struct {
+	rc, text, why string
+}
+
+func (h *Handler) decide(ctx context.Context, req *Request, p *Partner) Response {
+	m := req.Msg
+	now := h.opts.Now().In(taipei)
+	a := h.answer(req, p)
 
 	// 3. Mandatory field missing or malformed (DE55 included).
 	f, icc := h.check0200(m, req.Err, now)
 	if f != 2 && m.PAN != "" {
-		hash = h.opts.Hasher.Hash(m.PAN)
+		a.hash = h.opts.Hasher.Hash(m.PAN)
 	}
 	if f != 0 {
-		resp.Clear(f)
-		return decline(iso.RCFormatError, textFormat, fmt.Sprintf("DE%d missing or malformed", f))
+		a.resp.Clear(f)
+		return a.decline(iso.RCFormatError, textFormat, fmt.Sprintf("DE%d missing or malformed", f))
 	}
 	// 4. Not signed on.
 	if p == nil {
-		return decline(iso.RCUnavailable, textNotSignedOn, "not signed on")
+		return a.decline(iso.RCUnavailable, textNotSignedOn, "not signed on")
 	}
 	// 5. DE32 is not the institution this connection belongs to.
 	if m.Institution != p.Institution {
-		return decline(iso.RCNotPermittedTerminal, textInstitution, "DE32 differs from the signed-on institution")
+		return a.decline(iso.RCNotPermittedTerminal, textInstitution, "DE32 differs from the signed-on institution")
 	}
 	// 6. MAC missing or wrong.
-	if key != nil {
+	if a.key != nil {
 		if len(m.MAC) == 0 {
-			return decline(iso.RCSecurityViolation, textMAC, "MAC missing")
+			return a.decline(iso.RCSecurityViolation, textMAC, "MAC missing")
 		}
-		if err := iso.VerifyMAC(req.Raw, key); err != nil {
-			return decline(iso.RCSecurityViolation, textMAC, "MAC wrong")
+		if err := iso.VerifyMAC(req.Raw, a.key); err != nil {
+			return a.decline(iso.RCSecurityViolation, textMAC, "MAC wrong")
 		}
 	}
-	// 7. Duplicate of a request in the last window.
-	if h.dupes.seen(m.Institution+"|"+m.TerminalID+"|"+m.STAN+"|"+m.TransmissionTime, now) {
-		return decline(iso.RCDuplicate, textDuplicate, "duplicate DE32+DE41+DE11+DE7")
-	}
-	// 8. Unknown processing code.
-	var svc card.Service
-	switch m.ProcessingCode {
-	case iso.ProcPension:
-		svc = card.ServicePension
-	case iso.ProcInsurance:
-		svc = card.ServiceInsurance
-	default:
-		return decline(iso.RCInvalidTransaction, textUnknownService, "unknown processing code")
-	}
-	// 9. Not chip.
-	if !isChip(m.EntryMode) {
-		return decline(iso.RCNotPermittedCardholder, textNotChip, "DE22 not chip")
-	}
-	// 10. Card expired.
-	if err := card.CheckExpiry(m.Expiry, now); err != nil {
-		return decline(iso.RCExpiredCard, textExpired, "card expired")
-	}
-	// 11-13 need the consent record and the insured person; 16 the statement.
-	ans, err := h.opts.Store.Inquire(ctx, ledger.Query{Institution: p.Institution, PANHash: hash, Service: svc})
+	// 8 to 13 and 16, held until 7 is known.
+	ans, held := h.consult(ctx, m, p, a.hash, now)
+	// 7, 14, 15: the card state, in one step.
+	v, err := h.opts.CardState.Check(ctx, ledger.CardCheck{
+		Key:     m.Institution + "|" + m.TerminalID + "|" + m.STAN + "|" + m.TransmissionTime,
+		Card:    held == nil,
+		PANHash: a.hash,
+		ATC:     icc.ATC,
+		Now:     now,
+	})
 	if err != nil {
-		h.opts.Logger.Warn("ledger unavailable", zap.String("stan", m.STAN), zap.String("institution", m.Institution), zap.Error(err))
-		return decline(iso.RCUnavailable, textUnavailable, "ledger unavailable")
+		h.opts.Logger.Warn("card state unavailable", zap.String("stan", m.STAN), zap.String("institution", m.Institution), zap.Error(err))
+		return a.decline(iso.RCUnavailable, textUnavailable, "card state unavailable")
 	}
-	if err := card.Validate(p.Institution, ans.Consent, ans.Person, svc); err != nil {
-		switch {
-		case errors.Is(err, card.ErrNoConsent):
-			return decline(iso.RCNoConsent, textNoConsent, "no consent")
-		case errors.Is(err, card.ErrRevoked):
-			return decline(iso.RCNotPermittedCardholder, textRevoked, "consent revoked")
-		case errors.Is(err, card.ErrServiceNotConsented):
-			return decline(iso.RCNotPermittedCardholder, textNotConsented, "service not consented")
-		default:
-			return decline(iso.RCRecordMismatch, textMismatch, "personal data mismatch")
-		}
+	if v == ledger.CardDuplicate {
+		return a.decline(iso.RCDuplicate, textDuplicate, "duplicate DE32+DE41+DE11+DE7")
 	}
-	// 14. ATC replay.
-	if !h.atc.Accept(hash, icc.ATC) {
-		return decline(iso.RCSecurityViolation, textATC, "ATC not above the highest accepted")
+	if held != nil {
+		return a.decline(held.rc, held.text, held.why)
 	}
-	// 15. Per-card rate.
-	if !h.rate.Allow(hash, now) {
-		return decline(iso.RCFrequencyLimit, textRate, "over the per-card rate")
-	}
-	// 16. The statement itself.
-	if (svc == card.ServicePension && ans.Pension == nil) || (svc == card.ServiceInsurance && ans.Insurance == nil) {
-		return decline(iso.RCUnavailable, textUnavailable, "ledger returned no statement")
+	switch v {
+	case ledger.CardReplayed:
+		return a.decline(iso.RCSecurityViolation, textATC, "ATC not above the highest accepted")
+	case ledger.CardOverRate:
+		return a.decline(iso.RCFrequencyLimit, textRate, "over the per-card rate")
 	}
 	// 17. Approved.
+	svc := serviceOf(m.ProcessingCode)
 	pair := h.profile(m.Institution, m.TerminalID, p)
 	in := limits.Inquiry{
 		Service:         svc,
@@ -309,6 +351,7 @@ func (h *Handler) Inquiry(ctx context.Context, req *Request, p *Partner) Respons
 		Pension:         ans.Pension,
 		Insurance:       ans.Insurance,
 	}
+	resp := a.resp
 	resp.ResponseCode = iso.RCApproved
 	resp.AuthID = h.nextAuthID()
 	if svc == card.ServicePension {
@@ -317,10 +360,89 @@ func (h *Handler) Inquiry(ctx context.Context, req *Request, p *Partner) Respons
 	resp.Screen = limits.Screen(pair.Screen, in)
 	resp.Statement = limits.Statement(in)
 	resp.Receipt = limits.Receipt(pair.Receipt, in)
-	if key != nil {
-		resp.MAC = make([]byte, 8)
+	return Response{Msg: resp, MACKey: a.key, Decision: "approved", PANHash: a.hash}
+}
+
+func serviceOf(pc string) card.Service {
+	switch pc {
+	case iso.ProcPension:
+		return card.ServicePension
+	case iso.ProcInsurance:
+		return card.ServiceInsurance
 	}
-	return Response{Msg: resp, MACKey: key, Decision: "approved", PANHash: hash}
+	return 0
+}
+
+// consult works out decisions 8 to 13 and 16: the first that declines
+// (nil: none, and the answer holds the person and the statement).
+func (h *Handler) consult(ctx context.Context, m *iso.Message, p *Partner, hash string, now time.Time) (ledger.Answer, *pending) {
+	// 8. Unknown processing code.
+	svc := serviceOf(m.ProcessingCode)
+	if svc == 0 {
+		return ledger.Answer{}, &pending{iso.RCInvalidTransaction, textUnknownService, "unknown processing code"}
+	}
+	// 9. Not chip.
+	if !isChip(m.EntryMode) {
+		return ledger.Answer{}, &pending{iso.RCNotPermittedCardholder, textNotChip, "DE22 not chip"}
+	}
+	// 10. Card expired.
+	if err := card.CheckExpiry(m.Expiry, now); err != nil {
+		return ledger.Answer{}, &pending{iso.RCExpiredCard, textExpired, "card expired"}
+	}
+	// 11-13 need the consent record and the insured person; 16 the statement.
+	ans, err := h.opts.Store.Inquire(ctx, ledger.Query{Institution: p.Institution, PANHash: hash, Service: svc})
+	if err != nil {
+		h.opts.Logger.Warn("ledger unavailable", zap.String("stan", m.STAN), zap.String("institution", m.Institution), zap.Error(err))
+		return ans, &pending{iso.RCUnavailable, textUnavailable, "ledger unavailable"}
+	}
+	if err := card.Validate(p.Institution, ans.Consent, ans.Person, svc); err != nil {
+		switch {
+		case errors.Is(err, card.ErrNoConsent):
+			return ans, &pending{iso.RCNoConsent, textNoConsent, "no consent"}
+		case errors.Is(err, card.ErrRevoked):
+			return ans, &pending{iso.RCNotPermittedCardholder, textRevoked, "consent revoked"}
+		case errors.Is(err, card.ErrServiceNotConsented):
+			return ans, &pending{iso.RCNotPermittedCardholder, textNotConsented, "service not consented"}
+		default:
+			return ans, &pending{iso.RCRecordMismatch, textMismatch, "personal data mismatch"}
+		}
+	}
+	// 16. The statement itself.
+	if (svc == card.ServicePension && ans.Pension == nil) || (svc == card.ServiceInsurance && ans.Insurance == nil) {
+		return ans, &pending{iso.RCUnavailable, textUnavailable, "ledger returned no statement"}
+	}
+	return ans, nil
+}
+
+// audited makes the answer's audit record durable before the answer may
+// leave. When it cannot be (neither the database nor the local spool took
+// it), nothing is answered: the gateway never discloses what it cannot
+// account for, and the partner's switch times the request out. Counted
+// and logged.
+func (h *Handler) audited(ctx context.Context, req *Request, resp Response) Response {
+	aud := h.opts.Auditor
+	if aud == nil || resp.Msg == nil {
+		return resp
+	}
+	m := req.Msg
+	err := aud.Audit(ctx, AuditRecord{
+		Time: h.opts.Now(), Institution: m.Institution, Terminal: m.TerminalID, STAN: m.STAN, RRN: m.RRN,
+		Service: serviceLabel(m), PANHash: resp.PANHash, ResponseCode: resp.Msg.ResponseCode, Latency: since(req.Start),
+	})
+	if err != nil {
+		h.opts.Metrics.withheld()
+		h.opts.Logger.Error("audit record not durable: answer withheld", zap.String("stan", m.STAN),
+			zap.String("institution", m.Institution), zap.String("rc", resp.Msg.ResponseCode), zap.Error(err))
+		return Response{Decision: "withheld: audit record not durable (" + resp.Decision + ")", PANHash: resp.PANHash}
+	}
+	return resp
+}
+
+func since(t time.Time) time.Duration {
+	if t.IsZero() {
+		return 0
+	}
+	return time.Since(t)
 }
 
 // profile finds the screen and receipt profiles for a response. Without a

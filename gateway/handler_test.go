@@ -79,9 +79,10 @@ func newRig(t testing.TB, mutate ...func(*gateway.Options)) *rig {
 	opts := gateway.Options{
 		Partners: app.Partners(cfg),
 		Profiles: book,
-		Store:    st,
-		Hasher:   h,
-		Now:      func() time.Time { return fixedNow },
+		Store:     st,
+		Hasher:    h,
+		CardState: ledger.NewMemoryCardState(ledger.CardStateOptions{}),
+		Now:       func() time.Time { return fixedNow },
 	}
 	for _, m := range mutate {
 		m(&opts)
@@ -270,8 +271,8 @@ func TestDecisionTable(t *testing.T) {
 			if resp.Msg.STAN != m.STAN {
 				t.Errorf("DE11 %q not echoed (%q)", resp.Msg.STAN, m.STAN)
 			}
-			if p != nil && p.MACKey != nil && len(resp.Msg.MAC) != 8 {
-				t.Errorf("a keyed partner's response must carry DE64")
+			if p != nil && p.MACKey != nil && len(resp.MACKey) != 16 {
+				t.Errorf("a keyed partner's response must be signed (DE64)")
 			}
 			if c.rc == "00" {
 				checkApproved(t, m, resp.Msg)
@@ -372,7 +373,9 @@ func TestRateLimit(t *testing.T) {
 }
 
 func TestRateLimitOff(t *testing.T) {
-	r := newRig(t, func(o *gateway.Options) { o.RateLimit = -1 })
+	r := newRig(t, func(o *gateway.Options) {
+		o.CardState = ledger.NewMemoryCardState(ledger.CardStateOptions{RateLimit: -1})
+	})
 	post := r.h.Partner("700")
 	for i := 1; i <= 25; i++ {
 		if rc := r.do(t, r.request("700", panPost, "390000"), post, "").Msg.ResponseCode; rc != "00" {
@@ -414,11 +417,8 @@ func TestResponseMACVerifies(t *testing.T) {
 	if resp.Msg.ResponseCode != "00" {
 		t.Fatalf("rc %s", resp.Msg.ResponseCode)
 	}
-	raw, err := iso.Encode(resp.Msg)
+	raw, err := iso.EncodeMAC(resp.Msg, resp.MACKey)
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := iso.SignMAC(raw, resp.MACKey); err != nil {
 		t.Fatal(err)
 	}
 	k, _ := hex.DecodeString(macKey812)
@@ -460,7 +460,7 @@ func TestNetworkManagement(t *testing.T) {
 				t.Fatal(err)
 			}
 			msg, derr := iso.Decode(raw)
-			resp, p := r.h.NetworkManagement(&gateway.Request{Msg: msg, Raw: raw, Err: derr}, c.current, gateway.Peer{Addr: c.remote})
+			resp, p := r.h.NetworkManagement(&gateway.Request{Msg: msg, Raw: raw, Err: derr}, c.current, gateway.Peer{Addr: c.remote}, nil)
 			if resp.Msg.MTI != "0810" || resp.Msg.ResponseCode != c.rc {
 				t.Fatalf("%s %s (%s), want 0810 %s", resp.Msg.MTI, resp.Msg.ResponseCode, resp.Decision, c.rc)
 			}

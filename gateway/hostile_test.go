@@ -106,6 +106,15 @@ func TestConnectionCaps(t *testing.T) {
 	if rc := signOnRC(cs[2], "700"); rc != "05" {
 		t.Fatalf("third 700 over the partner cap: %s, want 05", rc)
 	}
+	// A sign-on answered 05 closes the connection.
+	if !cs[2].Closed(5 * time.Second) {
+		t.Fatal("the connection of a refused sign-on was kept")
+	}
+	c, err := testclient.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs[2] = c
 	if rc := signOnRC(cs[2], "005"); rc != "00" {
 		t.Fatalf("another partner on the third connection: %s", rc)
 	}

@@ -18,6 +18,8 @@ type Metrics struct {
 	closed      *prometheus.CounterVec
 	badFrames   prometheus.Counter
 	refusedConn *prometheus.CounterVec
+	panics      *prometheus.CounterVec
+	withholds   prometheus.Counter
 }
 
 // NewMetrics registers the gateway's metrics with reg.
@@ -46,10 +48,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 		refusedConn: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "atmgw_connections_refused_total",
-			Help: "Connections or sign-ons refused by a cap (total, partner) or a failed TLS handshake.",
+			Help: "Connections or sign-ons refused: stranger (source outside every partner's networks), total, unbound (per source address), partner (sign-on cap), tls (failed handshake).",
 		}, []string{"cap"}),
+		panics: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "atmgw_panics_total",
+			Help: "Panics recovered, by where (inquiry, read, write): the request is answered 91 where it can be and only that connection is closed.",
+		}, []string{"where"}),
+		withholds: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "atmgw_answers_withheld_total",
+			Help: "0210s not written because their audit record could not be made durable (neither the database nor the spool took it).",
+		}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.open, m.closed, m.badFrames, m.refusedConn)
+	reg.MustRegister(m.requests, m.latency, m.open, m.closed, m.badFrames, m.refusedConn, m.panics, m.withholds)
 	return m
 }
 
@@ -96,5 +106,17 @@ func (m *Metrics) badFrame() {
 func (m *Metrics) refused(cap string) {
 	if m != nil {
 		m.refusedConn.WithLabelValues(cap).Inc()
+	}
+}
+
+func (m *Metrics) panicked(where string) {
+	if m != nil {
+		m.panics.WithLabelValues(where).Inc()
+	}
+}
+
+func (m *Metrics) withheld() {
+	if m != nil {
+		m.withholds.Inc()
 	}
 }

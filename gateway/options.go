@@ -63,16 +63,15 @@ type Options struct {
 	Profiles *limits.Book    // required: screen and receipt profiles per institution and terminal prefix
 	Store    ledger.Store    // required: the ledger (wrap it in ledger.Guard for deadlines and a breaker)
 	Hasher   *card.PANHasher // required: keys the PAN hash the ledger is indexed by
-	Logger   *zap.Logger     // default: zap.NewNop()
+	// CardState keeps decisions 7 (duplicate window), 14 (ATC) and 15
+	// (per-card rate), and their windows and limit. Required: a
+	// postgres.CardState shares them between gateways and restarts; a
+	// ledger.MemoryCardState keeps them in this process.
+	CardState ledger.CardState
+	Logger    *zap.Logger // default: zap.NewNop()
 
-	// RateLimit is decision 15: at most RateLimit inquiries per card in
-	// RateWindow. Default 10 in 10 minutes; a negative RateLimit turns it off.
-	RateLimit  int
-	RateWindow time.Duration
-
-	IdleTimeout     time.Duration // default 5 minutes: a connection with no frame for this long is closed
-	DuplicateWindow time.Duration // default 10 minutes: decision 7
-	MaxInFlight     int           // default 64: requests of one connection being handled at once
+	IdleTimeout time.Duration // default 5 minutes: a connection with no frame for this long is closed
+	MaxInFlight int           // default 64: requests of one connection being handled at once
 	WriteTimeout    time.Duration // default 10s: a response that cannot be written in this time closes the connection
 	MaxBadFrames    int           // default 3: unparseable frames in a row that close the connection
 	// FrameTimeout bounds a frame once its first byte has arrived: a peer
@@ -86,6 +85,18 @@ type Options struct {
 	// answered 05. Negative: no cap.
 	MaxConns           int
 	MaxConnsPerPartner int
+	// SignOnDeadline closes a connection that has not signed on this long
+	// after it opened (or after its sign-off); echoes do not extend it.
+	// Default 30s; negative: no deadline.
+	SignOnDeadline time.Duration
+	// AdmitStrangers keeps connections from addresses outside every
+	// partner's allowed networks open until they fail to sign on (test
+	// setups). By default they are closed at once.
+	AdmitStrangers bool
+	// MaxUnboundPerAddress caps the connections of one source address that
+	// have not signed on (default 16); one more is closed at once.
+	// Negative: no cap.
+	MaxUnboundPerAddress int
 
 	Metrics *Metrics // nil: no metrics
 	Auditor Auditor  // nil: no audit trail
@@ -96,10 +107,7 @@ type Options struct {
 
 // Defaults.
 const (
-	DefaultRateLimit       = 10
-	DefaultRateWindow      = 10 * time.Minute
 	DefaultIdleTimeout     = 5 * time.Minute
-	DefaultDuplicateWindow = 10 * time.Minute
 	DefaultMaxInFlight     = 64
 	DefaultWriteTimeout    = 10 * time.Second
 	DefaultMaxBadFrames    = 3
@@ -107,29 +115,22 @@ const (
 	DefaultHandshake       = 10 * time.Second
 	DefaultMaxConns        = 1024
 	DefaultMaxConnsPartner = 256
+	DefaultSignOnDeadline  = 30 * time.Second
+	DefaultMaxUnboundAddr  = 16
 )
 
 // Taipei is Taiwan's time zone (UTC+8, no daylight saving time).
 var taipei = time.FixedZone("CST", 8*60*60)
 
 func (o *Options) setDefaults() error {
-	if o.Profiles == nil || o.Store == nil || o.Hasher == nil {
-		return errors.New("gateway: Options need Profiles, Store and Hasher")
+	if o.Profiles == nil || o.Store == nil || o.Hasher == nil || o.CardState == nil {
+		return errors.New("gateway: Options need Profiles, Store, Hasher and CardState")
 	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
-	if o.RateLimit == 0 {
-		o.RateLimit = DefaultRateLimit
-	}
-	if o.RateWindow == 0 {
-		o.RateWindow = DefaultRateWindow
-	}
 	if o.IdleTimeout == 0 {
 		o.IdleTimeout = DefaultIdleTimeout
-	}
-	if o.DuplicateWindow == 0 {
-		o.DuplicateWindow = DefaultDuplicateWindow
 	}
 	if o.MaxInFlight == 0 {
 		o.MaxInFlight = DefaultMaxInFlight
@@ -151,6 +152,12 @@ func (o *Options) setDefaults() error {
 	}
 	if o.MaxConnsPerPartner == 0 {
 		o.MaxConnsPerPartner = DefaultMaxConnsPartner
+	}
+	if o.SignOnDeadline == 0 {
+		o.SignOnDeadline = DefaultSignOnDeadline
+	}
+	if o.MaxUnboundPerAddress == 0 {
+		o.MaxUnboundPerAddress = DefaultMaxUnboundAddr
 	}
 	if o.Now == nil {
 		o.Now = time.Now

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,11 +26,13 @@ type Server struct {
 	ctx    context.Context // cancelled by Close: in-flight ledger calls stop
 	cancel context.CancelFunc
 
+	env    *sessionEnv // what sessions may use of the server
+	counts *connCounts
+
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	sessions  map[*session]struct{}
 	nextID    uint64
-	bound     map[string]int // connections signed on, per institution
 	wg        sync.WaitGroup // accept loops and sessions
 	shutting  atomic.Bool
 }
@@ -41,16 +44,18 @@ func NewServer(opts Options) (*Server, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{
+	s := &Server{
 		opts:      opts,
 		handler:   h,
 		log:       opts.Logger,
 		ctx:       ctx,
 		cancel:    cancel,
+		counts:    newConnCounts(opts.MaxConnsPerPartner, opts.MaxUnboundPerAddress),
 		listeners: make(map[net.Listener]struct{}),
 		sessions:  make(map[*session]struct{}),
-		bound:     make(map[string]int),
-	}, nil
+	}
+	s.env = &sessionEnv{h: h, opts: &s.opts, metrics: opts.Metrics, base: ctx, counts: s.counts}
+	return s, nil
 }
 
 // Handler returns the server's handler (tests drive decisions through it).
@@ -102,7 +107,20 @@ func (s *Server) Serve(l net.Listener) error {
 	}
 }
 
+// startSession admits a connection or closes it at once: a stranger (an
+// address outside every partner's allowed networks, unless AdmitStrangers),
+// one over the total cap, or one over the unbound connections of its
+// source address. A partner can thus always connect while strangers hold
+// connections: strangers hold none, and connections that do not sign on
+// are capped per address and closed at the sign-on deadline.
 func (s *Server) startSession(c net.Conn) {
+	addr := remoteAddr(c)
+	if !s.opts.AdmitStrangers && !s.handler.Welcome(addr) {
+		s.opts.Metrics.refused("stranger")
+		s.log.Debug("connection refused: source outside every partner's allowed networks", zap.String("remote", c.RemoteAddr().String()))
+		c.Close()
+		return
+	}
 	s.mu.Lock()
 	if s.shutting.Load() {
 		s.mu.Unlock()
@@ -116,8 +134,16 @@ func (s *Server) startSession(c net.Conn) {
 		c.Close()
 		return
 	}
+	if !s.counts.open(addr) {
+		s.mu.Unlock()
+		s.opts.Metrics.refused("unbound")
+		s.log.Warn("connection refused: too many connections not signed on from this address",
+			zap.String("remote", c.RemoteAddr().String()), zap.Int("max_unbound_per_address", s.opts.MaxUnboundPerAddress))
+		c.Close()
+		return
+	}
 	s.nextID++
-	ss := newSession(s, c, s.nextID)
+	ss := newSession(s.env, s.log, c, addr, s.nextID)
 	s.sessions[ss] = struct{}{}
 	s.wg.Add(1)
 	s.mu.Unlock()
@@ -138,7 +164,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.beginShutdown()
 	s.mu.Lock()
 	for ss := range s.sessions {
-		ss.drain()
+		ss.drain(reasonShutdown)
 	}
 	s.mu.Unlock()
 	done := make(chan struct{})
@@ -177,26 +203,6 @@ func (s *Server) beginShutdown() {
 	s.mu.Unlock()
 }
 
-// bind counts a connection signing on as institution; false when the
-// partner is at its cap.
-func (s *Server) bind(institution string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.opts.MaxConnsPerPartner > 0 && s.bound[institution] >= s.opts.MaxConnsPerPartner {
-		return false
-	}
-	s.bound[institution]++
-	return true
-}
-
-func (s *Server) unbind(institution string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.bound[institution]--; s.bound[institution] <= 0 {
-		delete(s.bound, institution)
-	}
-}
-
 // Reload replaces the partners and profiles without dropping connections
 // (see Handler.Reload).
 func (s *Server) Reload(partners []Partner, profiles *limits.Book) error {
@@ -208,4 +214,79 @@ func (s *Server) Sessions() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.sessions)
+}
+
+// connCounts counts the open connections per source address while they are
+// unbound and per institution once signed on, for the caps
+// MaxUnboundPerAddress and MaxConnsPerPartner (0 or less: no cap).
+type connCounts struct {
+	mu         sync.Mutex
+	maxPartner int
+	maxUnbound int
+	bound      map[string]int
+	unbound    map[netip.Addr]int
+}
+
+func newConnCounts(maxPartner, maxUnbound int) *connCounts {
+	return &connCounts{maxPartner: maxPartner, maxUnbound: maxUnbound,
+		bound: make(map[string]int), unbound: make(map[netip.Addr]int)}
+}
+
+// open counts a new, unbound connection; false when its address is at the cap.
+func (c *connCounts) open(a netip.Addr) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.maxUnbound > 0 && c.unbound[a] >= c.maxUnbound {
+		return false
+	}
+	c.unbound[a]++
+	return true
+}
+
+// bind moves a connection from unbound (old nil) or from institution *old
+// to institution; false when that partner is at its cap.
+func (c *connCounts) bind(a netip.Addr, old *string, institution string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.maxPartner > 0 && c.bound[institution] >= c.maxPartner {
+		return false
+	}
+	if old != nil {
+		c.dec(*old)
+	} else {
+		c.decAddr(a)
+	}
+	c.bound[institution]++
+	return true
+}
+
+// unbind moves a connection signed off from institution back to unbound.
+func (c *connCounts) unbind(a netip.Addr, institution string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.dec(institution)
+	c.unbound[a]++
+}
+
+// release forgets a closed connection: bound to *institution, or unbound (nil).
+func (c *connCounts) release(a netip.Addr, institution *string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if institution != nil {
+		c.dec(*institution)
+	} else {
+		c.decAddr(a)
+	}
+}
+
+func (c *connCounts) dec(institution string) {
+	if c.bound[institution]--; c.bound[institution] <= 0 {
+		delete(c.bound, institution)
+	}
+}
+
+func (c *connCounts) decAddr(a netip.Addr) {
+	if c.unbound[a]--; c.unbound[a] <= 0 {
+		delete(c.unbound, a)
+	}
 }

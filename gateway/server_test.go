@@ -57,7 +57,8 @@ func startServer(t *testing.T, mutate func(*gateway.Options)) (*gateway.Server, 
 		t.Fatal(err)
 	}
 	gs := &gateStore{Store: demo, slowHash: h.Hash(panPost), entered: make(chan struct{}, 16), gate: make(chan struct{})}
-	opts := gateway.Options{Partners: app.Partners(cfg), Profiles: book, Store: gs, Hasher: h, RateLimit: -1}
+	opts := gateway.Options{Partners: app.Partners(cfg), Profiles: book, Store: gs, Hasher: h,
+		CardState: ledger.NewMemoryCardState(ledger.CardStateOptions{RateLimit: -1})}
 	if mutate != nil {
 		mutate(&opts)
 	}

@@ -5,10 +5,12 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"os"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,27 +23,47 @@ import (
 
 // Close reasons, also the label values of atmgw_connections_closed_total.
 const (
-	reasonShutdown     = "shutdown"
-	reasonClosed       = "server closed"
-	reasonTooLarge     = "frame over 4096"
-	reasonIdle         = "idle timeout"
-	reasonFrameTimeout = "frame timeout"
-	reasonPeerClosed   = "peer closed"
-	reasonPeerMidFrame = "peer closed inside a frame"
-	reasonBadFrames    = "unparseable frames"
-	reasonReadError    = "read error"
-	reasonWriteError   = "write error"
-	reasonHandshake    = "tls handshake failed"
+	reasonShutdown       = "shutdown"
+	reasonClosed         = "server closed"
+	reasonTooLarge       = "frame over 4096"
+	reasonIdle           = "idle timeout"
+	reasonFrameTimeout   = "frame timeout"
+	reasonPeerClosed     = "peer closed"
+	reasonPeerMidFrame   = "peer closed inside a frame"
+	reasonBadFrames      = "unparseable frames"
+	reasonReadError      = "read error"
+	reasonWriteError     = "write error"
+	reasonHandshake      = "tls handshake failed"
+	reasonSignOnDeadline = "no sign-on within the deadline"
+	reasonSignOnRefused  = "sign-on refused"
+	reasonPanic          = "panic"
 )
+
+// sessionEnv is all a session may use of its server: the handler, the
+// options (read only), the metrics, the server's base context (cancelled
+// by Close) and the connection counts (caps). Nothing else of *Server.
+type sessionEnv struct {
+	h       *Handler
+	opts    *Options
+	metrics *Metrics
+	base    context.Context
+	counts  *connCounts
+}
 
 // session is one partner connection: a read loop (this goroutine), a write
 // loop, and one goroutine per 0200 being handled, at most MaxInFlight.
-// Responses are written as each is ready, in any order.
+// Responses are written as each is ready, in any order. Every goroutine
+// recovers its own panics: a panic closes this connection only.
 type session struct {
-	srv  *Server
+	env  *sessionEnv
 	conn net.Conn
 	peer Peer
 	log  *zap.Logger
+
+	// ctx is the session's: cancelled when the connection closes (and by
+	// Server.Close), and passed to every inquiry of the connection.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	// bound is the institution the connection signed on as (nil until
 	// then). The partner is looked up on each request, so that a Reload
@@ -52,6 +74,9 @@ type session struct {
 	sem      chan struct{} // in-flight slots
 	inflight sync.WaitGroup
 
+	signOnMu    sync.Mutex
+	signOnTimer *time.Timer // closes the connection if still unbound
+
 	draining  atomic.Bool
 	closeOnce sync.Once
 	reasonMu  sync.Mutex
@@ -59,18 +84,24 @@ type session struct {
 	detail    error
 }
 
-func newSession(s *Server, c net.Conn, id uint64) *session {
-	var addr netip.Addr
+func remoteAddr(c net.Conn) netip.Addr {
 	if ap, err := netip.ParseAddrPort(c.RemoteAddr().String()); err == nil {
-		addr = ap.Addr().Unmap()
+		return ap.Addr().Unmap()
 	}
+	return netip.Addr{}
+}
+
+func newSession(env *sessionEnv, log *zap.Logger, c net.Conn, addr netip.Addr, id uint64) *session {
+	ctx, cancel := context.WithCancel(env.base)
 	return &session{
-		srv:  s,
-		conn: c,
-		peer: Peer{Addr: addr},
-		log:  s.log.With(zap.Uint64("conn", id), zap.String("remote", c.RemoteAddr().String())),
-		out:  make(chan []byte, s.opts.MaxInFlight+4),
-		sem:  make(chan struct{}, s.opts.MaxInFlight),
+		env:    env,
+		conn:   c,
+		peer:   Peer{Addr: addr},
+		log:    log.With(zap.Uint64("conn", id), zap.String("remote", c.RemoteAddr().String())),
+		ctx:    ctx,
+		cancel: cancel,
+		out:    make(chan []byte, env.opts.MaxInFlight+4),
+		sem:    make(chan struct{}, env.opts.MaxInFlight),
 	}
 }
 
@@ -89,17 +120,22 @@ func (ss *session) closeReason() (string, error) {
 	return ss.reason, ss.detail
 }
 
-// drain makes the read loop stop taking new requests (graceful shutdown).
-func (ss *session) drain() {
-	ss.setReason(reasonShutdown, nil)
+// drain makes the read loop stop taking new requests; what is in flight is
+// answered, then the connection closes (graceful shutdown, a refused
+// sign-on, a recovered panic).
+func (ss *session) drain(reason string) {
+	ss.setReason(reason, nil)
 	ss.draining.Store(true)
 	ss.conn.SetReadDeadline(time.Now())
 }
 
-// abort closes the connection at once.
+// abort closes the connection at once and cancels its context.
 func (ss *session) abort(reason string, detail error) {
 	ss.setReason(reason, detail)
-	ss.closeOnce.Do(func() { ss.conn.Close() })
+	ss.closeOnce.Do(func() {
+		ss.conn.Close()
+		ss.cancel()
+	})
 }
 
 // partner is the partner the connection is bound to now (nil: none).
@@ -108,17 +144,61 @@ func (ss *session) partner() *Partner {
 	if inst == nil {
 		return nil
 	}
-	return ss.srv.handler.Partner(*inst)
+	return ss.env.h.Partner(*inst)
+}
+
+// Bind implements Binder: the connection counts as signed on as
+// institution, no longer as unbound.
+func (ss *session) Bind(institution string) bool {
+	if !ss.env.counts.bind(ss.peer.Addr, ss.bound.Load(), institution) {
+		return false
+	}
+	ss.stopSignOnTimer()
+	return true
+}
+
+// Unbind implements Binder (a sign-off): the connection is unbound again,
+// and must sign on within the deadline once more.
+func (ss *session) Unbind(institution string) {
+	ss.env.counts.unbind(ss.peer.Addr, institution)
+	ss.armSignOnTimer()
+}
+
+func (ss *session) armSignOnTimer() {
+	d := ss.env.opts.SignOnDeadline
+	if d <= 0 {
+		return
+	}
+	ss.signOnMu.Lock()
+	defer ss.signOnMu.Unlock()
+	if ss.signOnTimer != nil {
+		ss.signOnTimer.Stop()
+	}
+	ss.signOnTimer = time.AfterFunc(d, func() {
+		if ss.bound.Load() == nil {
+			ss.env.metrics.refused("sign-on deadline")
+			ss.abort(reasonSignOnDeadline, nil)
+		}
+	})
+}
+
+func (ss *session) stopSignOnTimer() {
+	ss.signOnMu.Lock()
+	defer ss.signOnMu.Unlock()
+	if ss.signOnTimer != nil {
+		ss.signOnTimer.Stop()
+		ss.signOnTimer = nil
+	}
 }
 
 func (ss *session) run() {
-	metrics := ss.srv.opts.Metrics
-	metrics.opened()
+	ss.env.metrics.opened()
+	defer ss.finish()
 	if tc, ok := ss.conn.(*tls.Conn); ok && !ss.handshake(tc) {
-		ss.finish()
 		return
 	}
 	ss.log.Info("connection opened", zap.Bool("tls", ss.peer.TLS))
+	ss.armSignOnTimer()
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
@@ -131,16 +211,14 @@ func (ss *session) run() {
 	ss.inflight.Wait()
 	close(ss.out)
 	<-writerDone
-	ss.finish()
 }
 
 func (ss *session) finish() {
+	ss.stopSignOnTimer()
 	ss.abort(reasonClosed, nil)
-	if inst := ss.bound.Swap(nil); inst != nil {
-		ss.srv.unbind(*inst)
-	}
+	ss.env.counts.release(ss.peer.Addr, ss.bound.Swap(nil))
 	reason, detail := ss.closeReason()
-	ss.srv.opts.Metrics.closedWith(reason)
+	ss.env.metrics.closedWith(reason)
 	fields := []zap.Field{zap.String("reason", reason)}
 	if detail != nil {
 		fields = append(fields, zap.Error(detail))
@@ -151,10 +229,10 @@ func (ss *session) finish() {
 // handshake completes a TLS handshake under HandshakeTimeout and records
 // the verified client certificate's names.
 func (ss *session) handshake(tc *tls.Conn) bool {
-	ctx, cancel := context.WithTimeout(ss.srv.ctx, ss.srv.opts.HandshakeTimeout)
+	ctx, cancel := context.WithTimeout(ss.ctx, ss.env.opts.HandshakeTimeout)
 	defer cancel()
 	if err := tc.HandshakeContext(ctx); err != nil {
-		ss.srv.opts.Metrics.refused("tls")
+		ss.env.metrics.refused("tls")
 		ss.setReason(reasonHandshake, err)
 		return false
 	}
@@ -170,9 +248,23 @@ func (ss *session) handshake(tc *tls.Conn) bool {
 	return true
 }
 
+// recovered logs and counts a recovered panic. The value and the stack
+// pass through card.Scrub: no PAN or national ID reaches the log.
+func (ss *session) recovered(where string, v any) {
+	ss.env.metrics.panicked(where)
+	ss.log.Error("panic recovered: this connection closes, the others go on", zap.String("where", where),
+		zap.String("panic", card.Scrub(fmt.Sprint(v))), zap.String("stack", card.Scrub(string(debug.Stack()))))
+}
+
 func (ss *session) readLoop() {
-	opts := &ss.srv.opts
-	h := ss.srv.handler
+	defer func() {
+		if v := recover(); v != nil {
+			ss.recovered("read", v)
+			ss.setReason(reasonPanic, nil)
+		}
+	}()
+	opts := ss.env.opts
+	h := ss.env.h
 	br := bufio.NewReaderSize(ss.conn, 8192)
 	bad := 0
 	for {
@@ -203,6 +295,7 @@ func (ss *session) readLoop() {
 			ss.readFailed(err, reasonFrameTimeout)
 			return
 		}
+		start := time.Now()
 		msg, derr := iso.Decode(frame)
 		if !iso.Recovered(msg) {
 			// Decision 1: no answer; counted; MaxBadFrames in a row close.
@@ -212,35 +305,68 @@ func (ss *session) readLoop() {
 			continue
 		}
 		bad = 0
-		req := &Request{Msg: msg, Raw: frame, Err: derr}
-		start := time.Now()
+		req := &Request{Msg: msg, Raw: frame, Err: derr, Start: start}
 		switch msg.MTI {
 		case iso.MTINetworkRequest:
-			ss.netmgmt(req, start)
+			// In the read loop, so that a sign-on binds the connection
+			// before the next request is read.
+			resp, p := h.NetworkManagement(req, ss.partner(), ss.peer, ss)
+			ss.rebind(p)
+			ss.send(req, resp)
+			if resp.Close {
+				ss.drain(reasonSignOnRefused)
+			}
 		case iso.MTIFinancialRequest:
 			select {
 			case ss.sem <- struct{}{}:
-			case <-ss.srv.ctx.Done():
+			case <-ss.ctx.Done():
 				return
 			}
 			ss.inflight.Add(1)
-			p := ss.partner()
-			go func() {
-				defer func() { <-ss.sem; ss.inflight.Done() }()
-				ctx, cancel := context.WithCancel(ss.srv.ctx)
-				resp := h.Inquiry(ctx, req, p)
-				cancel()
-				ss.send(req, resp, start)
-			}()
+			go ss.inquiry(req, ss.partner())
 		default:
 			resp, ok := h.WrongMTI(req, ss.partner())
 			if !ok {
 				ss.log.Debug("response MTI received: not answered", zap.String("mti", msg.MTI), zap.String("stan", msg.STAN))
 				continue
 			}
-			ss.send(req, resp, start)
+			ss.send(req, resp)
 		}
 	}
+}
+
+// rebind records the binding the handler returned.
+func (ss *session) rebind(p *Partner) {
+	if p == nil {
+		ss.bound.Store(nil)
+		return
+	}
+	inst := p.Institution
+	ss.bound.Store(&inst)
+}
+
+// inquiry handles one 0200. A panic is answered 91 (audited) where it
+// still can be, and closes this connection once what is in flight is
+// answered; the other connections go on.
+func (ss *session) inquiry(req *Request, p *Partner) {
+	defer func() { <-ss.sem; ss.inflight.Done() }()
+	defer func() {
+		if v := recover(); v != nil {
+			ss.recovered("inquiry", v)
+			ss.drain(reasonPanic)
+			ss.answerUnavailable(req, p)
+		}
+	}()
+	ss.send(req, ss.env.h.Inquiry(ss.ctx, req, p))
+}
+
+func (ss *session) answerUnavailable(req *Request, p *Partner) {
+	defer func() {
+		if v := recover(); v != nil {
+			ss.recovered("inquiry", v) // the 91 itself failed: no answer
+		}
+	}()
+	ss.send(req, ss.env.h.Unavailable(ss.ctx, req, p, "panic recovered"))
 }
 
 // readFailed records why reading stopped. timeoutReason names a deadline
@@ -267,45 +393,30 @@ func (ss *session) readFailed(err error, timeoutReason string) {
 // when the connection must close.
 func (ss *session) badFrame(bad int, err error) int {
 	bad++
-	ss.srv.opts.Metrics.badFrame()
+	ss.env.metrics.badFrame()
 	ss.log.Debug("unparseable frame", zap.Error(err), zap.Int("in_a_row", bad))
-	if bad >= ss.srv.opts.MaxBadFrames {
+	if bad >= ss.env.opts.MaxBadFrames {
 		ss.setReason(reasonBadFrames, nil)
 		return -1
 	}
 	return bad
 }
 
-// netmgmt answers an 0800 in the read loop, so that a sign-on binds the
-// connection before the next request is read.
-func (ss *session) netmgmt(req *Request, start time.Time) {
-	current := ss.partner()
-	resp, p := ss.srv.handler.NetworkManagement(req, current, ss.peer)
-	if p != current {
-		if p != nil && !ss.srv.bind(p.Institution) {
-			ss.srv.opts.Metrics.refused("partner")
-			resp.Msg.ResponseCode = iso.RCDoNotHonour
-			resp.Decision = "sign-on: too many connections of this partner"
-			p = current
-		} else {
-			if old := ss.bound.Swap(nil); old != nil {
-				ss.srv.unbind(*old)
-			}
-			if p != nil {
-				inst := p.Institution
-				ss.bound.Store(&inst)
-			}
-		}
+// send is the edge: it packs and signs the handler's final answer in one
+// step (iso.EncodeMAC), queues it for writing, and records it in the
+// metrics. A nil answer (withheld) is not written.
+func (ss *session) send(req *Request, resp Response) {
+	m := req.Msg
+	if resp.Msg == nil {
+		ss.log.Debug("no answer", zap.String("mti", m.MTI), zap.String("stan", m.STAN), zap.String("decision", resp.Decision))
+		return
 	}
-	ss.send(req, resp, start)
-}
-
-// send packs a response (signing it when keyed), queues it for writing, and
-// records it in the metrics and the audit trail.
-func (ss *session) send(req *Request, resp Response, start time.Time) {
-	b, err := iso.Encode(resp.Msg)
-	if err == nil && resp.MACKey != nil {
-		err = iso.SignMAC(b, resp.MACKey)
+	var b []byte
+	var err error
+	if resp.MACKey != nil {
+		b, err = iso.EncodeMAC(resp.Msg, resp.MACKey)
+	} else {
+		b, err = iso.Encode(resp.Msg)
 	}
 	if err != nil {
 		// A response we cannot pack is our bug, not the partner's: log it
@@ -313,24 +424,17 @@ func (ss *session) send(req *Request, resp Response, start time.Time) {
 		ss.log.Error("cannot pack response", zap.String("mti", resp.Msg.MTI), zap.String("stan", resp.Msg.STAN), zap.Error(err))
 		return
 	}
-	took := time.Since(start)
-	m := req.Msg
+	took := since(req.Start)
 	inst := ""
 	if p := ss.partner(); p != nil {
 		inst = p.Institution
 	}
-	ss.srv.opts.Metrics.request(metricInstitution(ss.srv.handler, inst, m.Institution), m, resp.Msg, took)
+	ss.env.metrics.request(metricInstitution(ss.env.h, inst, m.Institution), m, resp.Msg, took)
 	if ce := ss.log.Check(zap.DebugLevel, "request"); ce != nil {
 		ce.Write(zap.String("mti", m.MTI), zap.String("stan", m.STAN), zap.String("pc", m.ProcessingCode),
 			zap.String("institution", m.Institution), zap.String("terminal", m.TerminalID),
 			zap.String("pan", card.MaskPAN(m.PAN)), zap.String("rc", resp.Msg.ResponseCode),
 			zap.String("decision", resp.Decision), zap.Duration("took", took))
-	}
-	if a := ss.srv.opts.Auditor; a != nil && m.MTI == iso.MTIFinancialRequest {
-		a.Audit(ss.srv.ctx, AuditRecord{
-			Time: time.Now(), Institution: m.Institution, Terminal: m.TerminalID, STAN: m.STAN, RRN: m.RRN,
-			Service: serviceLabel(m), PANHash: resp.PANHash, ResponseCode: resp.Msg.ResponseCode, Latency: took,
-		})
 	}
 	ss.out <- b
 }
@@ -348,9 +452,17 @@ func metricInstitution(h *Handler, bound, asked string) string {
 }
 
 func (ss *session) writeLoop() {
-	opts := &ss.srv.opts
-	bw := bufio.NewWriterSize(ss.conn, 8192)
 	failed := false
+	defer func() {
+		if v := recover(); v != nil {
+			ss.recovered("write", v)
+			ss.abort(reasonPanic, nil)
+			for range ss.out { // keep draining so that handlers never block
+			}
+		}
+	}()
+	opts := ss.env.opts
+	bw := bufio.NewWriterSize(ss.conn, 8192)
 	for b := range ss.out {
 		if failed {
 			continue // keep draining so that handlers never block

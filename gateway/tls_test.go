@@ -77,6 +77,14 @@ func TestTLSListener(t *testing.T) {
 			if rc := signOn(c, "005"); rc != "05" {
 				t.Errorf("post's certificate signing on as 005: %s, want 05", rc)
 			}
+			if !c.Closed(5 * time.Second) {
+				t.Fatal("the connection of a refused sign-on was kept")
+			}
+			c, err = testclient.DialTLS(gw.TLSAddr, client(&post, v.ver, v.ver))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
 			if rc := signOn(c, "700"); rc != "00" {
 				t.Errorf("post's certificate signing on as 700: %s, want 00", rc)
 			}
@@ -104,6 +112,14 @@ func TestTLSListener(t *testing.T) {
 		if rc := signOn(c, "700"); rc != "05" {
 			t.Errorf("unbound certificate as 700: %s, want 05", rc)
 		}
+		if !c.Closed(5 * time.Second) {
+			t.Fatal("the connection of a refused sign-on was kept")
+		}
+		c, err = testclient.DialTLS(gw.TLSAddr, client(&fubon, 0, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
 		if rc := signOn(c, "012"); rc != "00" {
 			t.Errorf("unbound certificate as 012 (no cert_names): %s, want 00", rc)
 		}
@@ -137,6 +153,14 @@ func TestTLSListener(t *testing.T) {
 		if rc := signOn(c, "700"); rc != "05" {
 			t.Errorf("plain sign-on as 700: %s, want 05", rc)
 		}
+		if !c.Closed(5 * time.Second) {
+			t.Fatal("the connection of a refused sign-on was kept")
+		}
+		c, err = testclient.Dial(gw.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
 		if rc := signOn(c, "808"); rc != "00" {
 			t.Errorf("plain sign-on as 808: %s, want 00", rc)
 		}

@@ -108,30 +108,35 @@ func Build(ctx context.Context, cfg *config.Config, log *zap.Logger) (*Gateway, 
 		closeLedger()
 		return nil, err
 	}
-	g.closer = func() {
+	cs, err := openCardState(ctx, cfg, log, g.Registry)
+	if err != nil {
 		closeAudit()
 		closeLedger()
+		return nil, err
 	}
-	rate := *cfg.CardRate.Inquiries
-	if rate == 0 {
-		rate = -1 // off
+	g.closer = func() {
+		closeAudit()
+		cs.Close()
+		closeLedger()
 	}
+	unbound := cfg.MaxUnboundPerAddress
 	srv, err := gateway.NewServer(gateway.Options{
-		Partners:           Partners(cfg),
-		Profiles:           book,
-		Store:              store,
-		Hasher:             h,
-		Logger:             log,
-		RateLimit:          rate,
-		RateWindow:         time.Duration(cfg.CardRate.Window),
-		IdleTimeout:        time.Duration(cfg.IdleTimeout),
-		DuplicateWindow:    time.Duration(cfg.DuplicateWindow),
-		MaxInFlight:        cfg.MaxInFlight,
-		FrameTimeout:       time.Duration(cfg.FrameTimeout),
-		MaxConns:           cfg.MaxConns,
-		MaxConnsPerPartner: cfg.MaxConnsPartner,
-		Metrics:            gateway.NewMetrics(g.Registry),
-		Auditor:            auditor,
+		Partners:             Partners(cfg),
+		Profiles:             book,
+		Store:                store,
+		Hasher:               h,
+		CardState:            cs,
+		Logger:               log,
+		IdleTimeout:          time.Duration(cfg.IdleTimeout),
+		MaxInFlight:          cfg.MaxInFlight,
+		FrameTimeout:         time.Duration(cfg.FrameTimeout),
+		MaxConns:             cfg.MaxConns,
+		MaxConnsPerPartner:   cfg.MaxConnsPartner,
+		SignOnDeadline:       time.Duration(cfg.SignOnDeadline),
+		AdmitStrangers:       !*cfg.RejectStrangers,
+		MaxUnboundPerAddress: unbound,
+		Metrics:              gateway.NewMetrics(g.Registry),
+		Auditor:              auditor,
 	})
 	if err != nil {
 		g.Close()
