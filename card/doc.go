@@ -14,8 +14,14 @@
 //
 // ATCTracker (decision 14) and RateLimiter (decision 15) keep per-card
 // state in memory, keyed by the PAN hash of PANHasher and split over
-// independently locked shards. That state is per process: it is lost on
-// restart and not shared between gateway processes.
+// independently locked shards. That state is per process: they are the
+// building blocks of ledger.MemoryCardState (the embedded demo ledger, and
+// the optional fallback while the primary is down). A deployment on
+// PostgreSQL keeps decisions 7, 14 and 15 on the primary instead
+// (postgres.CardState), shared by every gateway and kept across restarts.
+//
+// Scrub masks card numbers and national IDs in free text (a recovered
+// panic's value and stack) before it reaches a log.
 //
 // It knows nothing of sockets, ISO 8583 framing or SQL.
 package card

@@ -77,8 +77,8 @@ func newRig(t testing.TB, mutate ...func(*gateway.Options)) *rig {
 	}
 	st := &switchStore{Store: demo}
 	opts := gateway.Options{
-		Partners: app.Partners(cfg),
-		Profiles: book,
+		Partners:  app.Partners(cfg),
+		Profiles:  book,
 		Store:     st,
 		Hasher:    h,
 		CardState: ledger.NewMemoryCardState(ledger.CardStateOptions{}),

@@ -70,10 +70,10 @@ type Options struct {
 	CardState ledger.CardState
 	Logger    *zap.Logger // default: zap.NewNop()
 
-	IdleTimeout time.Duration // default 5 minutes: a connection with no frame for this long is closed
-	MaxInFlight int           // default 64: requests of one connection being handled at once
-	WriteTimeout    time.Duration // default 10s: a response that cannot be written in this time closes the connection
-	MaxBadFrames    int           // default 3: unparseable frames in a row that close the connection
+	IdleTimeout  time.Duration // default 5 minutes: a connection with no frame for this long is closed
+	MaxInFlight  int           // default 64: requests of one connection being handled at once
+	WriteTimeout time.Duration // default 10s: a response that cannot be written in this time closes the connection
+	MaxBadFrames int           // default 3: unparseable frames in a row that close the connection
 	// FrameTimeout bounds a frame once its first byte has arrived: a peer
 	// that trickles a frame in (a byte a second) is cut off. Default 10s.
 	FrameTimeout time.Duration
@@ -94,7 +94,7 @@ type Options struct {
 	// setups). By default they are closed at once.
 	AdmitStrangers bool
 	// MaxUnboundPerAddress caps the connections of one source address that
-	// have not signed on (default 16); one more is closed at once.
+	// have not signed on (default 64); one more is closed at once.
 	// Negative: no cap.
 	MaxUnboundPerAddress int
 
@@ -116,7 +116,7 @@ const (
 	DefaultMaxConns        = 1024
 	DefaultMaxConnsPartner = 256
 	DefaultSignOnDeadline  = 30 * time.Second
-	DefaultMaxUnboundAddr  = 16
+	DefaultMaxUnboundAddr  = 64
 )
 
 // Taipei is Taiwan's time zone (UTC+8, no daylight saving time).

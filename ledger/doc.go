@@ -9,6 +9,17 @@
 //
 // It knows nothing of ISO 8583.
 //
+// # Card state
+//
+// CardState keeps what decisions 7 (duplicate window), 14 (highest
+// accepted ATC per card) and 15 (per-card rate) share across requests:
+// Check is one atomic step per request. MemoryCardState keeps it in this
+// process (the embedded demo ledger; tests); postgres.CardState keeps it
+// on the primary, shared by every gateway and durable, grouping concurrent
+// checks into one statement and one commit; Fallback puts memory behind
+// the primary for an operator who prefers that to answering 91 while the
+// primary is down. One suite (package cardstatetest) runs against each.
+//
 // # Several hosts
 //
 // A Cluster gives each host (the primary, "replica1", ...) a Guard of its

@@ -130,7 +130,7 @@ const (
 	DefaultSignOnDeadline = 30 * time.Second
 	// DefaultMaxUnboundPerAddress caps the connections of one source
 	// address that have not signed on.
-	DefaultMaxUnboundPerAddress = 16
+	DefaultMaxUnboundPerAddress = 64
 	// DemoPANKey keys the PAN hash of the embedded demo ledger when no
 	// pan_key is configured. It is public: never use it with real data.
 	DemoPANKey = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
