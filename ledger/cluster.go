@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
-	"time"
 
 	"go.uber.org/zap"
 )
@@ -14,8 +13,9 @@ import (
 const (
 	// DefaultAttempts is how many hosts an inquiry is tried on.
 	DefaultAttempts = 2
-	// DefaultMaxConcurrent is the bulkhead when ClusterOptions.MaxConcurrent
-	// is 0 (4 x the default pool of 16 connections).
+	// DefaultMaxConcurrent is the ceiling of each host's concurrency
+	// limit when ClusterOptions.MaxConcurrent is 0 (a host with a
+	// connection pool is held to its pool: see Pooled).
 	DefaultMaxConcurrent = 64
 )
 
@@ -26,28 +26,44 @@ const (
 	hostReplica = "replica" // replica1, replica2, ...
 )
 
+// Pooled is a Store that serves calls on a pool of connections (such as
+// ledger/postgres's). A Cluster holds such a host's concurrency limit to
+// Conns, so that a call it admits always finds a connection: the wait for
+// one is the limiter's queue, bounded and counted apart, never time under
+// the deadline.
+type Pooled interface {
+	// Conns is the size of the pool.
+	Conns() int
+}
+
 // ClusterOptions tune NewCluster. Zero values take the defaults.
 type ClusterOptions struct {
 	// Guard configures the breaker and deadline of each host (each host
-	// has a breaker of its own). Its Name and OnStateChange are set by
-	// the cluster.
+	// has a breaker of its own). Its Name, OnStateChange and Limiter are
+	// set by the cluster.
 	Guard GuardOptions
 	// Attempts is how many hosts one inquiry is tried on, one after the
 	// other, each under Guard.Timeout (default 2, at most the number of
-	// hosts). A host whose breaker refuses the call costs nothing and is
-	// not counted: the next is tried at once. The worst wait of an
-	// inquiry is thus Attempts x Guard.Timeout.
+	// hosts). A host whose breaker refuses the call, or whose queue is
+	// full, costs nothing and is not counted: the next is tried at once.
+	// The worst wait of an inquiry is thus Attempts x (Limit.QueueTimeout
+	// + Guard.Timeout).
 	Attempts int
-	// MaxConcurrent caps the inquiries in progress (the bulkhead); one
-	// more fails at once with ErrUnavailable instead of waiting (default
-	// 64).
+	// MaxConcurrent is the ceiling of each host's concurrency limit, the
+	// inquiries in progress on one host at most (default 64); a Pooled
+	// host's ceiling is its pool at most.
 	MaxConcurrent int
+	// Limit tunes each host's limiter (each host has one: see Limiter).
+	// Its Max is set by the cluster (MaxConcurrent, or the host's pool);
+	// Slow defaults to half of Guard.Timeout (negative: none); OnLimit is
+	// set by the cluster.
+	Limit LimitOptions
 	// PreferPrimary reads from the primary first and from the replicas
 	// (round-robin) only when it fails or its breaker is open. The default
 	// reads from the replicas (round-robin) and from the primary last.
 	PreferPrimary bool
-	// Metrics records calls, breaker states and shed inquiries (nil:
-	// none).
+	// Metrics records calls, breaker states, limits and shed inquiries
+	// (nil: none).
 	Metrics *Metrics
 }
 
@@ -60,22 +76,32 @@ func (o *ClusterOptions) defaults(hosts int) {
 	if o.MaxConcurrent <= 0 {
 		o.MaxConcurrent = DefaultMaxConcurrent
 	}
+	if o.Limit.Slow == 0 {
+		o.Limit.Slow = o.Guard.Timeout / 2
+	}
+	if o.Limit.QueueTimeout <= 0 {
+		o.Limit.QueueTimeout = DefaultQueueTimeout
+	}
 }
 
 // HostState is the state of one host of a Cluster.
 type HostState struct {
 	Name    string // "primary", "replica1", ...
 	Breaker BreakerState
+	Limit   int // the concurrency limit now
+	Queued  int // inquiries waiting for room now
 }
 
 // Cluster is a primary ledger and its read replicas behind one Store.
-// Every host has its own Guard (deadline and circuit breaker); an inquiry
-// is read from one host, and from the next when that one fails, until
-// Attempts hosts failed; a host whose breaker is open is skipped at once
-// (after OpenFor a few probe inquiries reach it again, and it is back in
-// use by itself once they succeed). A bulkhead caps the inquiries in
-// progress: past MaxConcurrent, an inquiry fails at once with
-// ErrUnavailable rather than wait in a queue past its deadline.
+// Every host has its own Guard (deadline and circuit breaker) and Limiter
+// (adaptive concurrency limit and bounded queue); an inquiry is read from
+// one host, and from the next when that one fails, until Attempts hosts
+// failed; a host whose breaker is open is skipped at once (after OpenFor a
+// few probe inquiries reach it again, and it is back in use by itself once
+// they succeed). On each host an inquiry past the limit waits in the queue,
+// and is shed (ErrShed, ErrUnavailable) when the queue is full — then the
+// next host is tried at once — or when it waited QueueTimeout, which
+// counts as an attempt. A shed inquiry is no failure of the host.
 //
 // The order: by default the replicas, round-robin, and the primary last;
 // with PreferPrimary the primary first and the replicas round-robin after
@@ -97,6 +123,7 @@ type Cluster struct {
 type clusterHost struct {
 	name string
 	g    *Guarded
+	lim  *Limiter
 	m    hostMetrics
 }
 
@@ -120,9 +147,18 @@ func NewCluster(primary Store, replicas []Store, opts ClusterOptions, logger *za
 
 func (c *Cluster) newHost(name string, s Store) *clusterHost {
 	h := &clusterHost{name: name, m: c.metrics.host(name)}
+	lopts := c.opts.Limit
+	lopts.Max = c.opts.MaxConcurrent
+	if p, ok := s.(Pooled); ok && p.Conns() > 0 {
+		lopts.Max = min(lopts.Max, p.Conns())
+	}
+	lopts.OnLimit = h.m.limit
+	h.lim = NewLimiter(lopts)
+	c.metrics.addLimiter(name, h.lim)
 	gopts := c.opts.Guard
 	gopts.Name = name
 	gopts.OnStateChange = func(_, to BreakerState) { h.m.state(to) }
+	gopts.Limiter = h.lim
 	h.g = Guard(s, gopts, c.log)
 	h.m.state(BreakerClosed)
 	return h
@@ -131,17 +167,28 @@ func (c *Cluster) newHost(name string, s Store) *clusterHost {
 // Options are the options in force, defaults filled in.
 func (c *Cluster) Options() ClusterOptions { return c.opts }
 
-// Hosts are the hosts and the states of their breakers: the primary first.
+// Hosts are the hosts, the states of their breakers and their limits: the
+// primary first.
 func (c *Cluster) Hosts() []HostState {
 	out := make([]HostState, 0, 1+len(c.replicas))
-	out = append(out, HostState{Name: c.primary.name, Breaker: c.primary.g.State()})
-	for _, r := range c.replicas {
-		out = append(out, HostState{Name: r.name, Breaker: r.g.State()})
+	for _, h := range append([]*clusterHost{c.primary}, c.replicas...) {
+		out = append(out, HostState{Name: h.name, Breaker: h.g.State(), Limit: h.lim.Limit(), Queued: h.lim.Queued()})
 	}
 	return out
 }
 
-// InFlight is how many inquiries are in progress now.
+// Limiter is the limiter of the host named name (nil: no such host).
+func (c *Cluster) Limiter(name string) *Limiter {
+	for _, h := range append([]*clusterHost{c.primary}, c.replicas...) {
+		if h.name == name {
+			return h.lim
+		}
+	}
+	return nil
+}
+
+// InFlight is how many inquiries are in progress now (waiting for their
+// turn on a host or sent).
 func (c *Cluster) InFlight() int { return int(c.inFlight.Load()) }
 
 // host is the i-th host to try for the call of round-robin number n.
@@ -161,35 +208,31 @@ func (c *Cluster) host(n uint64, i int) *clusterHost {
 	return c.replicas[(n+uint64(i))%uint64(r)]
 }
 
-// Inquire implements Store: the bulkhead, then the hosts in order.
+// Inquire implements Store: the hosts in order, each behind its limiter.
 func (c *Cluster) Inquire(ctx context.Context, q Query) (Answer, error) {
 	if err := ctx.Err(); err != nil {
 		return Answer{}, fmt.Errorf("ledger: not called: %w", err)
 	}
-	if n := c.inFlight.Add(1); n > int64(c.opts.MaxConcurrent) {
-		c.inFlight.Add(-1)
-		c.metrics.shed()
-		return Answer{}, fmt.Errorf("%w: %d inquiries in progress already (ledger.max_concurrent)", ErrUnavailable, n-1)
-	}
+	c.inFlight.Add(1)
 	c.metrics.enter()
 	defer func() {
 		c.inFlight.Add(-1)
 		c.metrics.leave()
 	}()
-	ans, err := c.try(ctx, func(g *Guarded) (Answer, error) { return g.Inquire(ctx, q) }, true)
-	return ans, err
+	return c.try(ctx, func(g *Guarded) (Answer, callTimes, error) { return g.inquire(ctx, q) }, true)
 }
 
 // Ping implements Store: nil when one host answers (tried in the order of
-// inquiries, on every host if need be, outside the bulkhead).
+// inquiries, on every host if need be; on each host before the inquiries
+// waiting for their turn).
 func (c *Cluster) Ping(ctx context.Context) error {
-	_, err := c.try(ctx, func(g *Guarded) (Answer, error) { return Answer{}, g.Ping(ctx) }, false)
+	_, err := c.try(ctx, func(g *Guarded) (Answer, callTimes, error) { return Answer{}, callTimes{}, g.Ping(ctx) }, false)
 	return err
 }
 
 // try calls f on the hosts in order until one answers, Attempts hosts
 // failed (all of them for a ping), or the caller gave up.
-func (c *Cluster) try(ctx context.Context, f func(*Guarded) (Answer, error), inquiry bool) (Answer, error) {
+func (c *Cluster) try(ctx context.Context, f func(*Guarded) (Answer, callTimes, error), inquiry bool) (Answer, error) {
 	n := c.next.Add(1)
 	hosts := 1 + len(c.replicas)
 	attempts := hosts
@@ -200,11 +243,10 @@ func (c *Cluster) try(ctx context.Context, f func(*Guarded) (Answer, error), inq
 	failed := 0
 	for i := 0; i < hosts && failed < attempts; i++ {
 		h := c.host(n, i)
-		start := time.Now()
-		ans, err := f(h.g)
+		ans, ct, err := f(h.g)
 		out := classify(ctx, err)
 		if inquiry {
-			h.m.call(out, time.Since(start))
+			h.m.call(out, ct)
 		}
 		switch out {
 		case OutcomeOK:
@@ -213,6 +255,20 @@ func (c *Cluster) try(ctx context.Context, f func(*Guarded) (Answer, error), inq
 			return Answer{}, err
 		case OutcomeRejected:
 			// The breaker refused: nothing was asked of the host.
+		case OutcomeShed:
+			reason, _ := ShedReason(err)
+			if inquiry {
+				h.m.shed(reason)
+			}
+			if reason == ShedQueueTimeout {
+				// The wait was spent: an attempt, though not the host's fault.
+				failed++
+				if inquiry && failed < attempts && i+1 < hosts {
+					c.metrics.failover()
+					c.log.Debug("ledger host busy: trying the next", zap.String("host", h.name), zap.Error(err))
+				}
+			}
+			// A full queue costs nothing: the next host at once.
 		default:
 			failed++
 			if inquiry && failed < attempts && i+1 < hosts {
@@ -251,6 +307,7 @@ const (
 	OutcomeTimeout                  // no answer within the deadline
 	OutcomeRejected                 // refused by the host's breaker (never reached the host)
 	OutcomeCancelled                // the caller gave up
+	OutcomeShed                     // shed by the host's limiter (never reached the host)
 	numOutcomes
 )
 
@@ -266,6 +323,8 @@ func (o Outcome) String() string {
 		return "breaker_open"
 	case OutcomeCancelled:
 		return "cancelled"
+	case OutcomeShed:
+		return "shed"
 	}
 	return fmt.Sprintf("Outcome(%d)", int(o))
 }
@@ -274,6 +333,8 @@ func classify(ctx context.Context, err error) Outcome {
 	switch {
 	case err == nil:
 		return OutcomeOK
+	case errors.Is(err, ErrShed):
+		return OutcomeShed
 	case errors.Is(err, ErrBreakerOpen):
 		return OutcomeRejected
 	case errors.Is(ctx.Err(), context.Canceled):

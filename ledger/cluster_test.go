@@ -273,14 +273,20 @@ func (g *gatedStore) Inquire(ctx context.Context, q ledger.Query) (ledger.Answer
 func (g *gatedStore) Ping(ctx context.Context) error { return nil }
 func (g *gatedStore) Close()                         {}
 
-// The bulkhead sheds the inquiry past MaxConcurrent at once, without
-// waiting for a slow store, and lets inquiries in again when they finish.
-func TestClusterBulkheadSheds(t *testing.T) {
+// Past the host's concurrency limit an inquiry waits in the queue; one
+// more than the queue holds is shed at once (queue_full), one that waited
+// QueueTimeout is shed then (queue_timeout); neither reaches the store nor
+// touches the breaker, and both answer ErrUnavailable wrapping ErrShed. (This
+// replaces the test of the fixed bulkhead, which shed at once past
+// MaxConcurrent: MaxConcurrent is now the ceiling of the adaptive limit, and
+// the excess waits a bounded time before it is shed.)
+func TestClusterShedsPastLimitAndQueue(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	slow := &gatedStore{gate: make(chan struct{})}
 	c := ledger.NewCluster(slow, nil, ledger.ClusterOptions{
 		MaxConcurrent: 3,
-		Guard:         ledger.GuardOptions{Timeout: time.Hour},
+		Limit:         ledger.LimitOptions{Min: 3, Queue: 1, QueueTimeout: 50 * time.Millisecond},
+		Guard:         ledger.GuardOptions{Timeout: time.Hour, Failures: 1},
 		Metrics:       ledger.NewMetrics(reg),
 	}, nil)
 	defer c.Close()
@@ -298,19 +304,44 @@ func TestClusterBulkheadSheds(t *testing.T) {
 	if v := metrictest.Value(t, reg, "atmgw_ledger_in_flight"); v != 3 {
 		t.Errorf("in flight: %v", v)
 	}
-	// The three are held by the store: a fourth and a fifth are shed,
-	// returning although the gate is still shut.
-	for range 2 {
+	if v := metrictest.Value(t, reg, "atmgw_ledger_concurrency_limit", "host", "primary"); v != 3 {
+		t.Errorf("limit gauge: %v", v)
+	}
+	// The three are held by the store: a fourth waits in the queue (of
+	// one), a fifth finds it full and is shed at once, the fourth is shed
+	// after the queue's timeout.
+	fourth := make(chan error, 1)
+	start := time.Now()
+	go func() {
 		_, err := c.Inquire(context.Background(), ledger.Query{})
-		if !errors.Is(err, ledger.ErrUnavailable) || !strings.Contains(err.Error(), "max_concurrent") {
-			t.Fatalf("past the bulkhead: %v", err)
-		}
+		fourth <- err
+	}()
+	waitFor(t, func() bool { return c.Hosts()[0].Queued == 1 })
+	if v := metrictest.Value(t, reg, "atmgw_ledger_queued", "host", "primary"); v != 1 {
+		t.Errorf("queued gauge: %v", v)
+	}
+	_, err := c.Inquire(context.Background(), ledger.Query{})
+	if r, ok := ledger.ShedReason(err); !ok || r != ledger.ShedQueueFull || !errors.Is(err, ledger.ErrUnavailable) || !errors.Is(err, ledger.ErrShed) {
+		t.Fatalf("queue full: %v", err)
+	}
+	err = <-fourth
+	if r, ok := ledger.ShedReason(err); !ok || r != ledger.ShedQueueTimeout || !errors.Is(err, ledger.ErrUnavailable) || !strings.Contains(err.Error(), "queue_timeout") {
+		t.Fatalf("queue timeout: %v", err)
+	}
+	if d := time.Since(start); d < 50*time.Millisecond {
+		t.Errorf("shed after %v, before the queue's timeout", d)
 	}
 	if slow.entered.Load() != 3 {
 		t.Errorf("a shed inquiry reached the store")
 	}
-	if v := metrictest.Value(t, reg, "atmgw_ledger_bulkhead_rejected_total"); v != 2 {
-		t.Errorf("bulkhead rejections: %v", v)
+	if v := metrictest.Value(t, reg, "atmgw_ledger_shed_total", "host", "primary", "reason", "queue_full"); v != 1 {
+		t.Errorf("shed queue_full: %v", v)
+	}
+	if v := metrictest.Value(t, reg, "atmgw_ledger_shed_total", "host", "primary", "reason", "queue_timeout"); v != 1 {
+		t.Errorf("shed queue_timeout: %v", v)
+	}
+	if v := metrictest.Value(t, reg, "atmgw_ledger_calls_total", "host", "primary", "outcome", "shed"); v != 2 {
+		t.Errorf("calls shed: %v", v)
 	}
 	close(slow.gate)
 	wg.Wait()
@@ -324,10 +355,37 @@ func TestClusterBulkheadSheds(t *testing.T) {
 		t.Errorf("in flight after: %d", c.InFlight())
 	}
 	if _, err := c.Inquire(context.Background(), ledger.Query{}); err != nil {
-		t.Errorf("after the bulkhead drained: %v", err)
+		t.Errorf("after the queue drained: %v", err)
 	}
 	if hs := c.Hosts(); hs[0].Breaker != ledger.BreakerClosed {
-		t.Errorf("shedding touched the breaker: %v", hs)
+		t.Errorf("shedding touched the breaker (Failures: 1): %v", hs)
+	}
+}
+
+// A replica whose queue is full is skipped at no cost: the inquiry goes to
+// the next host at once.
+func TestClusterQueueFullTriesNextHost(t *testing.T) {
+	slow := &gatedStore{gate: make(chan struct{})}
+	p := &hostStore{name: "primary"}
+	c := ledger.NewCluster(p, []ledger.Store{slow}, ledger.ClusterOptions{
+		MaxConcurrent: 1,
+		Limit:         ledger.LimitOptions{Queue: -1},
+		Guard:         ledger.GuardOptions{Timeout: time.Hour},
+		Attempts:      1,
+	}, nil)
+	defer c.Close()
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Inquire(context.Background(), ledger.Query{})
+		done <- err
+	}()
+	waitFor(t, func() bool { return slow.entered.Load() == 1 })
+	if got := who(t, c); got != "primary" {
+		t.Errorf("replica busy, queue none: answered by %q", got)
+	}
+	close(slow.gate)
+	if err := <-done; err != nil {
+		t.Errorf("held inquiry: %v", err)
 	}
 }
 

@@ -62,6 +62,12 @@ type GuardOptions struct {
 	OnStateChange func(from, to BreakerState)
 	// Name names the breaker in logs (default "ledger").
 	Name string
+	// Limiter, when set, admits the calls (see Limiter): a call waits for
+	// room under its concurrency limit, in its bounded queue, before the
+	// deadline starts; a call it sheds fails with ErrShed (and
+	// ErrUnavailable) and is no failure of the breaker. Cluster gives each
+	// host one.
+	Limiter *Limiter
 }
 
 func (o *GuardOptions) defaults() {
@@ -97,15 +103,23 @@ var _ Store = (*Guarded)(nil)
 // lets a few probe calls through after OpenFor, so that service comes back
 // by itself.
 //
+// With a Limiter (GuardOptions.Limiter) a call is first admitted by it,
+// waiting in its queue if need be; the deadline starts once the call is
+// admitted, so that the breaker judges the store by what the store does,
+// not by the time calls spent waiting for their turn inside the gateway. A
+// call the limiter sheds fails with a *ShedError (ErrShed, ErrUnavailable)
+// and counts neither way; one still waiting when the breaker opens is not
+// sent.
+//
 // What counts: an answer without error is a success, whatever it holds (no
 // consent, no person: those are answers). Any error of the store, the
 // deadline of Guard or of the caller included, is a failure. A call whose
 // context the caller cancelled (context.Canceled) counts neither way: it is
 // not the ledger's fault. Every error returned wraps ErrUnavailable, but
 // for a call the caller cancelled or whose context was done before the
-// call, which wraps the context's error. A call the breaker refused wraps
-// ErrBreakerOpen too; one that ran out of Guard's deadline wraps
-// context.DeadlineExceeded.
+// call (or while it waited for its turn), which wraps the context's error.
+// A call the breaker refused wraps ErrBreakerOpen too; one that ran out of
+// Guard's deadline wraps context.DeadlineExceeded.
 //
 // The logger (nil: none) gets the state changes of the breaker. Closing
 // the Guarded store closes s.
@@ -121,7 +135,9 @@ func Guard(s Store, opts GuardOptions, logger *zap.Logger) *Guarded {
 		MaxRequests: opts.HalfOpenMax,
 		Timeout:     opts.OpenFor,
 		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= opts.Failures },
-		IsExcluded:  func(err error) bool { return errors.Is(err, errCallerGone) },
+		IsExcluded: func(err error) bool {
+			return errors.Is(err, errCallerGone) || errors.Is(err, ErrShed) || errors.Is(err, errNotSent)
+		},
 		OnStateChange: func(name string, from, to gobreaker.State) {
 			f, t := breakerState(from), breakerState(to)
 			if t == BreakerOpen {
@@ -157,6 +173,10 @@ var ErrBreakerOpen = errors.New("circuit breaker open")
 // cancelling its context.
 var errCallerGone = errors.New("ledger: call cancelled by the caller")
 
+// errNotSent marks (for the breaker) a call admitted by the limiter after
+// the breaker opened: it is not sent, and fails as refused by the breaker.
+var errNotSent = errors.New("ledger: breaker opened while the call waited")
+
 // State is the breaker's state now.
 func (g *Guarded) State() BreakerState { return breakerState(g.cb.State()) }
 
@@ -165,48 +185,91 @@ func (g *Guarded) Options() GuardOptions { return g.opts }
 
 // Inquire implements Store.
 func (g *Guarded) Inquire(ctx context.Context, q Query) (Answer, error) {
-	return g.call(ctx, func(ctx context.Context) (Answer, error) { return g.store.Inquire(ctx, q) })
+	ans, _, err := g.inquire(ctx, q)
+	return ans, err
 }
 
-// Ping implements Store: the store's Ping under the same deadline and breaker.
+// inquire is Inquire, also telling how long the call waited for its turn
+// and how long the store took.
+func (g *Guarded) inquire(ctx context.Context, q Query) (Answer, callTimes, error) {
+	return g.call(ctx, func(ctx context.Context) (Answer, error) { return g.store.Inquire(ctx, q) }, false)
+}
+
+// Ping implements Store: the store's Ping under the same deadline and
+// breaker (and limiter: a ping goes before the queued inquiries and is
+// never refused for a full queue).
 func (g *Guarded) Ping(ctx context.Context) error {
-	_, err := g.call(ctx, func(ctx context.Context) (Answer, error) { return Answer{}, g.store.Ping(ctx) })
+	_, _, err := g.call(ctx, func(ctx context.Context) (Answer, error) { return Answer{}, g.store.Ping(ctx) }, true)
 	return err
 }
 
 // Close implements Store: it closes the guarded store.
 func (g *Guarded) Close() { g.store.Close() }
 
-func (g *Guarded) call(ctx context.Context, f func(context.Context) (Answer, error)) (Answer, error) {
+// callTimes are the two parts of a call's time.
+type callTimes struct {
+	waited time.Duration // for the limiter's admission
+	ran    time.Duration // in the store
+	sent   bool          // the store was called
+}
+
+func (g *Guarded) call(ctx context.Context, f func(context.Context) (Answer, error), priority bool) (Answer, callTimes, error) {
+	var ct callTimes
 	if err := ctx.Err(); err != nil {
-		return Answer{}, fmt.Errorf("ledger: not called: %w", err)
+		return Answer{}, ct, fmt.Errorf("ledger: not called: %w", err)
 	}
 	ans, err := g.cb.Execute(func() (Answer, error) {
+		var permit Permit
+		if g.opts.Limiter != nil {
+			t0 := time.Now()
+			p, err := g.opts.Limiter.acquire(ctx, priority)
+			ct.waited = time.Since(t0)
+			switch {
+			case errors.Is(err, ErrShed):
+				return Answer{}, err
+			case err != nil:
+				return Answer{}, fmt.Errorf("%w: not called: %w", errCallerGone, err)
+			}
+			permit = p
+			if g.cb.State() == gobreaker.StateOpen {
+				permit.Release(ResultIgnored)
+				return Answer{}, errNotSent
+			}
+		}
+		start := time.Now()
 		cctx, cancel := context.WithTimeout(ctx, g.opts.Timeout)
 		defer cancel()
 		ans, err := f(cctx)
+		ct.ran, ct.sent = time.Since(start), true
 		if err == nil {
+			permit.Release(ResultOK)
 			return ans, nil
 		}
 		if errors.Is(ctx.Err(), context.Canceled) {
+			permit.Release(ResultIgnored)
 			return Answer{}, fmt.Errorf("%w: %w", errCallerGone, ctx.Err())
 		}
-		if errors.Is(err, ErrUnavailable) {
-			return Answer{}, err
-		}
 		if cctx.Err() != nil && ctx.Err() == nil {
+			permit.Release(ResultDropped)
+			if errors.Is(err, ErrUnavailable) {
+				return Answer{}, err
+			}
 			if !errors.Is(err, context.DeadlineExceeded) {
 				err = fmt.Errorf("%w (%w)", err, context.DeadlineExceeded)
 			}
 			return Answer{}, fmt.Errorf("%w: no answer within %v: %w", ErrUnavailable, g.opts.Timeout, err)
 		}
+		permit.Release(ResultIgnored)
+		if errors.Is(err, ErrUnavailable) {
+			return Answer{}, err
+		}
 		return Answer{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	})
 	switch {
 	case err == nil:
-		return ans, nil
-	case errors.Is(err, gobreaker.ErrOpenState), errors.Is(err, gobreaker.ErrTooManyRequests):
-		return Answer{}, fmt.Errorf("%w: %w (%s, %s)", ErrUnavailable, ErrBreakerOpen, g.opts.Name, g.State())
+		return ans, ct, nil
+	case errors.Is(err, gobreaker.ErrOpenState), errors.Is(err, gobreaker.ErrTooManyRequests), errors.Is(err, errNotSent):
+		return Answer{}, ct, fmt.Errorf("%w: %w (%s, %s)", ErrUnavailable, ErrBreakerOpen, g.opts.Name, g.State())
 	}
-	return Answer{}, err
+	return Answer{}, ct, err
 }

@@ -196,3 +196,81 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// sleepyStore answers after d (or fails when the context ends first).
+type sleepyStore struct {
+	d     time.Duration
+	calls atomic.Int64
+}
+
+func (s *sleepyStore) Inquire(ctx context.Context, q ledger.Query) (ledger.Answer, error) {
+	s.calls.Add(1)
+	select {
+	case <-time.After(s.d):
+		return ledger.Answer{}, nil
+	case <-ctx.Done():
+		return ledger.Answer{}, ctx.Err()
+	}
+}
+func (s *sleepyStore) Ping(ctx context.Context) error { _, err := s.Inquire(ctx, ledger.Query{}); return err }
+func (s *sleepyStore) Close()                         {}
+
+// With a limiter the deadline starts once the call is admitted: calls that
+// wait for their turn longer than the deadline still get all of it, and
+// the wait is no failure of the breaker.
+func TestGuardDeadlineStartsWhenAdmitted(t *testing.T) {
+	s := &sleepyStore{d: 80 * time.Millisecond}
+	l := ledger.NewLimiter(ledger.LimitOptions{Max: 1, Queue: 8, QueueTimeout: 10 * time.Second})
+	g := ledger.Guard(s, ledger.GuardOptions{Timeout: 400 * time.Millisecond, Failures: 1, Limiter: l}, nil)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	start := time.Now()
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := g.Inquire(context.Background(), ledger.Query{})
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("a call that waited for its turn failed: %v", err)
+		}
+	}
+	if d := time.Since(start); d < 8*80*time.Millisecond {
+		t.Errorf("8 calls one at a time took %v", d)
+	}
+	if g.State() != ledger.BreakerClosed {
+		t.Errorf("breaker %v", g.State())
+	}
+}
+
+// A call still waiting for its turn when the breaker opens is not sent.
+func TestGuardBreakerOpenedWhileWaiting(t *testing.T) {
+	f := &fakeStore{}
+	f.set(nil, true) // never answers
+	l := ledger.NewLimiter(ledger.LimitOptions{Max: 1, QueueTimeout: 10 * time.Second})
+	g := ledger.Guard(f, ledger.GuardOptions{Timeout: 50 * time.Millisecond, Failures: 1, OpenFor: time.Hour, Limiter: l}, nil)
+	first := make(chan error, 1)
+	go func() {
+		_, err := g.Inquire(context.Background(), ledger.Query{})
+		first <- err
+	}()
+	waitFor(t, func() bool { return f.calls.Load() == 1 })
+	_, err := g.Inquire(context.Background(), ledger.Query{})
+	if !errors.Is(err, ledger.ErrBreakerOpen) || !errors.Is(err, ledger.ErrUnavailable) {
+		t.Errorf("queued behind a timeout that opened the breaker: %v", err)
+	}
+	if err := <-first; !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("first: %v", err)
+	}
+	if n := f.calls.Load(); n != 1 {
+		t.Errorf("%d calls reached the store", n)
+	}
+	if l.InFlight() != 0 {
+		t.Errorf("permit left: %d in flight", l.InFlight())
+	}
+}

@@ -1,7 +1,7 @@
 package ledger
 
 import (
-	"time"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -13,9 +13,12 @@ type Metrics struct {
 	breaker   *prometheus.GaugeVec
 	calls     *prometheus.CounterVec
 	latency   *prometheus.HistogramVec
-	shedTotal prometheus.Counter
+	wait      *prometheus.HistogramVec
+	shedTotal *prometheus.CounterVec
+	limit     *prometheus.GaugeVec
 	inFlight  prometheus.Gauge
 	failovers prometheus.Counter
+	queued    *queueCollector
 }
 
 // NewMetrics makes the ledger's metrics and registers them with reg (nil:
@@ -28,30 +31,80 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"host"}),
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "atmgw_ledger_calls_total",
-			Help: "Ledger inquiries sent to each host, by outcome (ok, error, timeout, breaker_open: refused by the host's breaker without reaching it, cancelled).",
+			Help: "Ledger inquiries sent to each host, by outcome (ok, error, timeout, breaker_open: refused by the host's breaker without reaching it, shed: turned away by the host's concurrency limit without reaching it, cancelled).",
 		}, []string{"host", "outcome"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "atmgw_ledger_call_duration_seconds",
-			Help:    "Time of the ledger inquiries that reached each host, whatever their outcome.",
+			Help:    "Time of the ledger inquiries that reached each host, whatever their outcome, from the moment the host's limiter admitted them.",
 			Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .2, .3, .5, 1, 2},
 		}, []string{"host"}),
-		shedTotal: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "atmgw_ledger_bulkhead_rejected_total",
-			Help: "Inquiries answered 91 at once because ledger.max_concurrent inquiries were in progress.",
-		}),
+		wait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "atmgw_ledger_queue_wait_seconds",
+			Help:    "Time ledger inquiries waited for room under each host's concurrency limit (0 when there was room), shed ones included.",
+			Buckets: []float64{.0001, .0005, .001, .002, .005, .01, .02, .05, .1, .2, .5, 1},
+		}, []string{"host"}),
+		shedTotal: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "atmgw_ledger_shed_total",
+			Help: "Ledger inquiries a host's limiter turned away (the gateway answers 91 unless another host answers), by reason: queue_full (ledger.queue were waiting already), queue_timeout (waited ledger.queue_timeout). Not failures of the host.",
+		}, []string{"host", "reason"}),
+		limit: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "atmgw_ledger_concurrency_limit",
+			Help: "Adaptive concurrency limit of each ledger host now: the inquiries it is sent at once at most (between ledger.min_concurrent and ledger.max_concurrent / max_conns).",
+		}, []string{"host"}),
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "atmgw_ledger_in_flight",
-			Help: "Ledger inquiries in progress now (the bulkhead's load; at most ledger.max_concurrent).",
+			Help: "Ledger inquiries in progress now, waiting for their turn on a host or sent.",
 		}),
 		failovers: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "atmgw_ledger_failovers_total",
-			Help: "Inquiries tried on another host after one failed.",
+			Help: "Inquiries tried on another host after one failed (or kept them waiting past ledger.queue_timeout).",
 		}),
+		queued: &queueCollector{desc: prometheus.NewDesc("atmgw_ledger_queued",
+			"Ledger inquiries waiting now for room under each host's concurrency limit (at most ledger.queue).",
+			[]string{"host"}, nil)},
 	}
 	if reg != nil {
-		reg.MustRegister(m.breaker, m.calls, m.latency, m.shedTotal, m.inFlight, m.failovers)
+		reg.MustRegister(m.breaker, m.calls, m.latency, m.wait, m.shedTotal, m.limit, m.inFlight, m.failovers, m.queued)
 	}
 	return m
+}
+
+// queueCollector reads the queue of each host's limiter when scraped (no
+// cost per inquiry).
+type queueCollector struct {
+	desc  *prometheus.Desc
+	mu    sync.Mutex
+	hosts []string
+	lims  []*Limiter
+}
+
+func (q *queueCollector) Describe(ch chan<- *prometheus.Desc) { ch <- q.desc }
+
+func (q *queueCollector) Collect(ch chan<- prometheus.Metric) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for i, l := range q.lims {
+		ch <- prometheus.MustNewConstMetric(q.desc, prometheus.GaugeValue, float64(l.Queued()), q.hosts[i])
+	}
+}
+
+// addLimiter makes the limiter of a host known to the queue gauge (a host
+// of the same name replaces the former).
+func (m *Metrics) addLimiter(host string, l *Limiter) {
+	if m == nil {
+		return
+	}
+	q := m.queued
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for i, h := range q.hosts {
+		if h == host {
+			q.lims[i] = l
+			return
+		}
+	}
+	q.hosts = append(q.hosts, host)
+	q.lims = append(q.lims, l)
 }
 
 // hostMetrics are the children of one host, looked up once.
@@ -59,6 +112,9 @@ type hostMetrics struct {
 	breaker prometheus.Gauge
 	calls   [numOutcomes]prometheus.Counter
 	latency prometheus.Observer
+	wait    prometheus.Observer
+	shedBy  map[string]prometheus.Counter
+	lim     prometheus.Gauge
 }
 
 func (m *Metrics) host(name string) hostMetrics {
@@ -71,6 +127,12 @@ func (m *Metrics) host(name string) hostMetrics {
 		h.calls[o] = m.calls.WithLabelValues(name, o.String())
 	}
 	h.latency = m.latency.WithLabelValues(name)
+	h.wait = m.wait.WithLabelValues(name)
+	h.shedBy = map[string]prometheus.Counter{}
+	for _, r := range []string{ShedQueueFull, ShedQueueTimeout} {
+		h.shedBy[r] = m.shedTotal.WithLabelValues(name, r)
+	}
+	h.lim = m.limit.WithLabelValues(name)
 	return h
 }
 
@@ -80,19 +142,28 @@ func (h *hostMetrics) state(s BreakerState) {
 	}
 }
 
-func (h *hostMetrics) call(o Outcome, d time.Duration) {
+func (h *hostMetrics) limit(n int) {
+	if h.lim != nil {
+		h.lim.Set(float64(n))
+	}
+}
+
+func (h *hostMetrics) call(o Outcome, ct callTimes) {
 	if h.latency == nil {
 		return
 	}
 	h.calls[o].Inc()
-	if o != OutcomeRejected {
-		h.latency.Observe(d.Seconds())
+	if o != OutcomeRejected || ct.waited > 0 {
+		h.wait.Observe(ct.waited.Seconds())
+	}
+	if ct.sent {
+		h.latency.Observe(ct.ran.Seconds())
 	}
 }
 
-func (m *Metrics) shed() {
-	if m != nil {
-		m.shedTotal.Inc()
+func (h *hostMetrics) shed(reason string) {
+	if c := h.shedBy[reason]; c != nil {
+		c.Inc()
 	}
 }
 
