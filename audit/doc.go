@@ -2,17 +2,41 @@
 // answered 0200 (time, institution, terminal, STAN, RRN, service, the keyed
 // PAN hash, never the PAN, response code, latency).
 //
-// A Writer takes records on the hot path (Add never waits on the database:
-// it puts the record in a bounded buffer, or, when the buffer is full,
-// appends it to the spool itself) and one goroutine writes them to
-// PostgreSQL in batches, by size or every flush interval, with one
-// multi-row INSERT ... ON CONFLICT (id) DO NOTHING. Every record carries a
-// unique id (a random per-process prefix and a sequence), so writing a
-// record twice stores it once: replays are idempotent.
+// The trail is write-ahead: Writer.Write returns only once its record is
+// durable — committed in PostgreSQL (audit_log), or appended to the local
+// spool and fsync'd — and the gateway sends the answer only then, so a
+// crash (kill -9, power loss) loses no record of an answer that left.
+// Write puts the record in a bounded queue (Options.Buffer; when full,
+// Write waits for room until its ctx ends) and waits for its batch. Batch
+// writers (two, each with its own connection: two batches in flight) take
+// what is queued, up to BatchSize, without waiting for more (group
+// commit): one multi-row INSERT ... ON CONFLICT (id) DO NOTHING, one
+// commit, for all the records that arrived while the previous batch was
+// committing. Latency grows by about one commit; throughput is that of
+// batches. Every record carries a unique id (a random per-process prefix
+// and a sequence), so writing a record twice stores it once: replays are
+// idempotent.
 //
-// While the database is down, or when it refuses a batch, records go to the
-// spool: an append-only file in the spool directory, one record a line
-// ("<crc32c> <json>"), fsync'd per append. A torn or corrupt line (a crash
+// When the database is down, fails a batch or takes longer than Timeout,
+// or there is none, the batch goes to the spool instead: one append and
+// one fsync (concurrent appends share an fsync). A batch that failed or
+// timed out may have been committed all the same (the answer lost on the
+// way): it is spooled anyway and replayed under the same ids, and ON
+// CONFLICT keeps one row. When neither the database nor the spool takes a
+// record, Write returns an error (counted in
+// atmgw_audit_write_errors_total): the caller must not disclose the
+// answer. So does a Write whose ctx ends first: a record no batch has
+// taken yet is withdrawn; one already taken may still be stored (the
+// trail errs on the side of recording). After a failed fsync the spool
+// takes nothing more (the kernel may have dropped the pages; a later fsync
+// could not tell).
+//
+// Open connects at once (warm: the first answers do not wait for a
+// connection); a database down at Open does not fail it: records are
+// spooled and the database is probed.
+//
+// The spool is an append-only file in the spool directory, one record a
+// line ("<crc32c> <json>"), fsync'd per append. A torn or corrupt line (a crash
 // in the middle of a write) fails its checksum and is dropped when the file
 // is read; the lines around it are kept. The writer probes the database
 // every probe interval; once it answers, the spool is replayed oldest first,
@@ -27,9 +51,10 @@
 // by the next start, and two gateways sharing a directory never write to
 // one file.
 //
-// Close flushes the buffer to the database (or to the spool when the
+// Close writes what is queued to the database (or to the spool when the
 // database is down or the deadline passes), replays what it can, and keeps
-// the spool file only when records remain in it.
+// the spool file only when records remain in it. Write after Close returns
+// ErrClosed.
 //
 // Without a database URL the spool is the trail itself (nothing is
 // replayed); a later start with a database replays it. Rows the database

@@ -12,7 +12,7 @@ import (
 // Record is what the audit trail keeps of one answered 0200. It holds the
 // keyed PAN hash, never the PAN.
 type Record struct {
-	ID           string        // unique; Writer.Add assigns one when empty
+	ID           string        // unique; Writer.Write assigns one when empty
 	Time         time.Time     // when the answer was queued
 	Institution  string        // DE32
 	Terminal     string        // DE41

@@ -38,6 +38,8 @@ type spool struct {
 	doneLines int    // and this many lines
 	gen       uint64 // appends so far
 
+	broken error // set once appended records may be lost (a failed fsync, a torn write not undone): no append succeeds after
+
 	syncMu sync.Mutex
 	synced uint64 // appends known to be on disk
 }
@@ -206,8 +208,12 @@ func (s *spool) adopt(path string) (lines, bad int, took bool, err error) {
 }
 
 // append writes recs at the end of the file and fsyncs it before it
-// returns. Concurrent appends share an fsync. A failed write leaves the
-// file as it was.
+// returns: nil means they are on disk. Concurrent appends share an fsync
+// (the first to reach it syncs what all have written). A failed write
+// leaves the file as it was. After a failed fsync, or a torn write that
+// cannot be undone, every append fails: the kernel may have dropped
+// written pages and a later fsync could not tell (the spool is then
+// unusable until the process restarts; its intact lines are adopted).
 func (s *spool) append(recs []Record) error {
 	var buf []byte
 	for _, r := range recs {
@@ -218,10 +224,17 @@ func (s *spool) append(recs []Record) error {
 		s.mu.Unlock()
 		return errSpoolClosed
 	}
+	if s.broken != nil {
+		err := s.broken
+		s.mu.Unlock()
+		return err
+	}
 	n, err := s.f.Write(buf)
 	if err != nil {
 		if n > 0 {
-			s.f.Truncate(s.size) // no half line left behind
+			if terr := s.f.Truncate(s.size); terr != nil { // no half line left behind
+				s.broken = fmt.Errorf("spool %s unusable: a torn append could not be undone: %w", s.path, terr)
+			}
 		}
 		s.mu.Unlock()
 		return err
@@ -242,9 +255,15 @@ func (s *spool) syncTo(gen uint64) error {
 		return nil
 	}
 	s.mu.Lock()
-	cur := s.gen
+	cur, broken := s.gen, s.broken
 	s.mu.Unlock()
+	if broken != nil {
+		return broken
+	}
 	if err := s.f.Sync(); err != nil {
+		s.mu.Lock()
+		s.broken = fmt.Errorf("spool %s unusable after a failed fsync: %w", s.path, err)
+		s.mu.Unlock()
 		return err
 	}
 	s.synced = cur
@@ -349,7 +368,9 @@ func appendRejected(dir string, recs []Record) error {
 	for _, r := range recs {
 		buf = appendLine(buf, r)
 	}
-	f, err := os.OpenFile(filepath.Join(dir, rejectedName), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+	p := filepath.Join(dir, rejectedName)
+	_, serr := os.Stat(p)
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
 	if err != nil {
 		return err
 	}
@@ -359,6 +380,9 @@ func appendRejected(dir string, recs []Record) error {
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil && errors.Is(serr, os.ErrNotExist) {
+		err = syncDir(dir) // a new file: its name must be durable too
 	}
 	return err
 }

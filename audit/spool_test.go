@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -134,7 +135,9 @@ func TestSpoolTornAndCorruptLines(t *testing.T) {
 			t.Errorf("%s still there after its adoption: %v", p, err)
 		}
 	}
-	w.Add(rec("", "00"))
+	if err := w.Write(context.Background(), rec("", "00")); err != nil {
+		t.Fatal(err)
+	}
 	if err := w.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -157,9 +160,14 @@ func TestSpoolOfARunningProcessIsLeftAlone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.Add(rec("a-1", "00"))
-	a.Add(rec("a-2", "00"))
-	waitFor(t, "a's records in its spool", func() bool { return a.Stats().SpoolPending == 2 })
+	for _, id := range []string{"a-1", "a-2"} {
+		if err := a.Write(context.Background(), rec(id, "00")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := a.Stats().SpoolPending; n != 2 {
+		t.Fatalf("a's spool holds %d records, want 2", n)
+	}
 
 	b, err := Open(context.Background(), Options{SpoolDir: dir})
 	if err != nil {
@@ -191,31 +199,50 @@ func TestSpoolOfARunningProcessIsLeftAlone(t *testing.T) {
 	}
 }
 
-// When the buffer is full, Add appends to the spool itself rather than
-// waiting or dropping; records added from many goroutines at once are all
-// kept, each once.
-func TestBufferFullGoesToSpool(t *testing.T) {
+// When the queue is full, Write waits for room until its ctx ends (and
+// then fails, counted, its record never stored); a queued record whose
+// ctx ends before a batch takes it is withdrawn. Records written from many
+// goroutines at once are all kept, each once.
+func TestQueueFull(t *testing.T) {
 	dir := t.TempDir()
 	w, err := open(context.Background(), Options{SpoolDir: dir, Buffer: 4, BatchSize: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The writer goroutine is not running yet: nothing empties the buffer.
-	for i := 0; i < 7; i++ {
-		w.Add(rec("", "00"))
+	// The writers are not running yet: nothing takes the queue.
+	var outs []<-chan error
+	for i := 0; i < 3; i++ {
+		outs = append(outs, writeAsync(context.Background(), w, rec(fmt.Sprintf("early-%d", i), "00")))
 	}
-	st := w.Stats()
-	if st.Buffered != 4 || st.BufferFull != 3 || st.SpoolPending != 3 {
-		t.Fatalf("buffered %d (want 4), spooled because full %d (want 3), pending %d (want 3)", st.Buffered, st.BufferFull, st.SpoolPending)
+	waitFor(t, "3 records queued", func() bool { return w.Stats().Queued == 3 })
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	err = w.Write(ctx, rec("withdrawn", "00")) // queued, then its ctx ends
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Write whose ctx ended in the queue: %v", err)
 	}
-	go w.run()
+	ctx, cancel = context.WithTimeout(context.Background(), 50*time.Millisecond)
+	err = w.Write(ctx, rec("no-room", "00")) // the queue is full
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) || w.Stats().Queued != 4 {
+		t.Fatalf("Write on a full queue: %v, %d queued", err, w.Stats().Queued)
+	}
+	w.start()
+	for _, ch := range outs {
+		if err := <-ch; err != nil {
+			t.Fatal(err)
+		}
+	}
 	var wg sync.WaitGroup
 	for g := 0; g < 8; g++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 100; i++ {
-				w.Add(rec("", "00"))
+				if err := w.Write(context.Background(), rec("", "00")); err != nil {
+					t.Error(err)
+					return
+				}
 			}
 		}()
 	}
@@ -230,17 +257,39 @@ func TestBufferFullGoesToSpool(t *testing.T) {
 		}
 		seen[r.ID] = true
 	}
-	if len(seen) != 807 {
-		t.Errorf("the spool holds %d records, want 807", len(seen))
+	if len(seen) != 803 || seen["withdrawn"] || seen["no-room"] {
+		t.Errorf("the spool holds %d records, want 803 (withdrawn %v, no-room %v)", len(seen), seen["withdrawn"], seen["no-room"])
 	}
-	if st := w.Stats(); st.Lost != 0 || st.Spooled != 807 {
-		t.Errorf("lost %d, spooled %d", st.Lost, st.Spooled)
+	if st := w.Stats(); st.Lost != 0 || st.Spooled != 803 || st.WriteErrors != 2 {
+		t.Errorf("%+v", st)
 	}
-	// After Close a record cannot be kept: counted, not silently dropped.
-	w.Add(rec("", "00"))
-	if w.Stats().Lost != 1 {
-		t.Error("a record added after Close was not counted lost")
+	// After Close a record cannot be kept: an error, counted.
+	if err := w.Write(context.Background(), rec("", "00")); !errors.Is(err, ErrClosed) || w.Stats().WriteErrors != 3 {
+		t.Errorf("Write after Close: %v, %+v", err, w.Stats())
 	}
+}
+
+// A spool whose fsync failed takes nothing more: a later fsync could
+// report success for pages the kernel dropped.
+func TestSpoolBrokenAfterAFailedSync(t *testing.T) {
+	dir := t.TempDir()
+	w, err := Open(context.Background(), Options{SpoolDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(context.Background(), rec("ok", "00")); err != nil {
+		t.Fatal(err)
+	}
+	w.spool.mu.Lock()
+	w.spool.broken = errors.New("test: fsync failed")
+	w.spool.mu.Unlock()
+	if err := w.Write(context.Background(), rec("after", "00")); err == nil {
+		t.Fatal("Write on a broken spool returned nil")
+	}
+	if st := w.Stats(); st.WriteErrors != 1 || st.Spooled != 1 {
+		t.Errorf("%+v", st)
+	}
+	w.Close(context.Background())
 }
 
 func TestOpenFailsOnAnUnusableDirectory(t *testing.T) {

@@ -20,11 +20,15 @@ import (
 // Defaults of Options.
 const (
 	DefaultBatchSize     = 500
-	DefaultFlushInterval = 200 * time.Millisecond
 	DefaultBuffer        = 10000
 	DefaultProbeInterval = 5 * time.Second
 	DefaultTimeout       = 5 * time.Second
 )
+
+// defaultWriters is the number of batches in flight: while one batch
+// commits (or fsyncs), the records that arrive meanwhile go in a second
+// one rather than waiting for the first (BenchmarkWrite measures it).
+const defaultWriters = 2
 
 // Options configure a Writer. Zero values take the defaults.
 type Options struct {
@@ -34,77 +38,111 @@ type Options struct {
 	DatabaseURL string
 	// SpoolDir holds the spool files (created if missing). Required.
 	SpoolDir string
-	// BatchSize is the most records one INSERT writes; a full batch is
-	// written at once.
+	// BatchSize is the most records one batch takes: one INSERT (one
+	// commit) or one spool append (one fsync). A batch never waits to
+	// fill: it takes what is queued, up to BatchSize, and goes.
 	BatchSize int
-	// FlushInterval is how long a record may wait for its batch to fill.
-	FlushInterval time.Duration
-	// Buffer is the number of records the memory buffer holds; beyond it
-	// Add appends to the spool itself.
+	// Buffer is the most records queued for a batch. When the queue is
+	// full, Write waits for room (until its ctx ends).
 	Buffer int
 	// ProbeInterval is how often a database found down is tried again.
 	ProbeInterval time.Duration
-	// Timeout bounds one database call (connect, a batch).
+	// Timeout bounds one database call (connect, a batch); a batch that
+	// takes longer goes to the spool.
 	Timeout time.Duration
 	// Logger gets the writer's warnings (database down and back, spool
 	// problems). Nil: none.
 	Logger *zap.Logger
 	// Registerer gets the atmgw_audit_* metrics. Nil: none.
 	Registerer prometheus.Registerer
+
+	writers int // batches in flight; 0: defaultWriters (tests and benchmarks set it)
 }
 
-// Writer is the audit trail: Add from any goroutine, Close once at the end.
+// ErrClosed is returned by Write after Close.
+var ErrClosed = errors.New("audit: the audit trail is closed")
+
+// Writer is the audit trail: Write from any goroutine, Close once at the end.
 type Writer struct {
-	opts   Options
-	log    *zap.Logger
-	prefix string // of every id of this process, and of its spool file
-	seq    atomic.Uint64
-	in     chan Record
-	spool  *spool
-	c      counters
-	dbUp   atomic.Bool
+	opts    Options
+	log     *zap.Logger
+	prefix  string // of every id of this process, and of its spool file
+	seq     atomic.Uint64
+	in      chan *request // the queue of records waiting for a batch
+	spool   *spool
+	c       counters
+	h       histograms
+	connCfg *pgx.ConnConfig // nil: spool only
+	dbUp    atomic.Bool
 
-	mu     sync.RWMutex // Add holds it shared; Close exclusively
+	mu     sync.RWMutex // Write holds it shared to enqueue; Close exclusively
 	closed bool
+	enq    sync.WaitGroup // Writes past the closed check, not yet enqueued
 
-	stop   chan struct{}
-	done   chan struct{}
-	base   context.Context // of every database call; cancelled when Close's deadline passes
-	cancel context.CancelFunc
+	conns chan *dbConn  // idle connections, warm
+	epoch atomic.Uint64 // of the connections; moves on each time the database is marked down
 
-	// Owned by the run goroutine.
-	connCfg     *pgx.ConnConfig // nil: spool only
-	conn        *pgx.Conn
-	replayPause time.Time // no replay before this (after a spool read error)
+	stop    chan struct{}
+	writing sync.WaitGroup // the batch writers
+	done    chan struct{}  // the maintainer (probe, replay) is over
+	base    context.Context
+	cancel  context.CancelFunc // of base, the context of every database call; Close's deadline cancels it
+
+	replayPause time.Time // no replay before this (after a spool read error); the maintainer's
 }
 
 type counters struct {
-	written, spooledDB, spooledFull, failed, rejected, lost atomic.Uint64
+	written, spooled, batches, spoolBatches, failed, rejected, lost atomic.Uint64
+	unavailable, closed, canceled                                   atomic.Uint64 // Write errors
+}
+
+// request is one Write waiting for its batch.
+type request struct {
+	rec   Record
+	state atomic.Int32 // queued, then taken by a batch or withdrawn by its Write
+	done  chan error   // the outcome of its batch; buffered
+}
+
+const (
+	queued int32 = iota
+	taken
+	withdrawn
+)
+
+// dbConn is a connection of the writer and the epoch it was opened in:
+// a connection older than the last failure is closed rather than used.
+type dbConn struct {
+	c     *pgx.Conn
+	epoch uint64
+}
+
+func (c *dbConn) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	c.c.Close(ctx)
 }
 
 // Open opens the spool (adopting the spool files that processes now gone
-// left in the directory) and starts the writer. The adopted records are
-// replayed as soon as the database answers. Nothing is connected yet: the
-// first batch connects.
+// left in the directory), connects to the database when there is one (a
+// database down does not fail Open: records are spooled until a probe
+// finds it back) and starts the writer. The adopted records are replayed
+// as soon as the database answers.
 func Open(ctx context.Context, opts Options) (*Writer, error) {
 	w, err := open(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
-	go w.run()
+	w.start()
 	return w, nil
 }
 
-// open is Open without starting the writer goroutine (tests start it late).
+// open is Open without starting the goroutines (tests start them late).
 func open(ctx context.Context, opts Options) (*Writer, error) {
 	if opts.SpoolDir == "" {
 		return nil, errors.New("audit: no spool directory")
 	}
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = DefaultBatchSize
-	}
-	if opts.FlushInterval <= 0 {
-		opts.FlushInterval = DefaultFlushInterval
 	}
 	if opts.Buffer <= 0 {
 		opts.Buffer = DefaultBuffer
@@ -114,6 +152,9 @@ func open(ctx context.Context, opts Options) (*Writer, error) {
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
+	}
+	if opts.writers <= 0 {
+		opts.writers = defaultWriters
 	}
 	log := opts.Logger
 	if log == nil {
@@ -135,11 +176,11 @@ func open(ctx context.Context, opts Options) (*Writer, error) {
 		return nil, fmt.Errorf("spool directory %s: %w", opts.SpoolDir, err)
 	}
 	w := &Writer{
-		opts: opts, log: log, prefix: prefix, spool: sp, connCfg: cc,
-		in: make(chan Record, opts.Buffer), stop: make(chan struct{}), done: make(chan struct{}),
+		opts: opts, log: log, prefix: prefix, spool: sp, connCfg: cc, h: newHistograms(),
+		in: make(chan *request, opts.Buffer), conns: make(chan *dbConn, opts.writers+1),
+		stop: make(chan struct{}), done: make(chan struct{}),
 	}
 	w.base, w.cancel = context.WithCancel(context.Background())
-	w.dbUp.Store(cc != nil)
 	if opts.Registerer != nil {
 		if err := opts.Registerer.Register(collector{w}); err != nil {
 			sp.close()
@@ -154,38 +195,88 @@ func open(ctx context.Context, opts Options) (*Writer, error) {
 		w.c.lost.Add(uint64(ad.Bad))
 		log.Warn("audit: torn or corrupt spool lines dropped", zap.Int("lines", ad.Bad))
 	}
+	if cc != nil {
+		// Warm: the first records must not wait for a connection.
+		cctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+		err := w.connect(cctx, opts.writers)
+		cancel()
+		if err != nil {
+			w.c.failed.Add(1)
+			log.Warn("audit: database unavailable at start: records go to the spool until it is back", zap.Error(err))
+		}
+	}
 	return w, nil
 }
 
-// Add takes the record of one answered request. It never waits on the
-// database: the record goes into the buffer, or, when the buffer is full,
-// to the spool (an append and an fsync shared with concurrent callers).
-// An empty ID is filled with a unique one. Add after Close loses the
-// record (counted, logged).
-func (w *Writer) Add(r Record) {
+func (w *Writer) start() {
+	w.writing.Add(w.opts.writers)
+	for range w.opts.writers {
+		go w.writer()
+	}
+	go w.maintain()
+}
+
+// Write records one answered request and returns once the record is
+// durable: committed in the database, or, when the database is down,
+// fails, times out or there is none, appended to the spool and fsync'd.
+// Concurrent Writes share one batch (one INSERT, or one append and
+// fsync). An empty ID is filled with a unique one.
+//
+// An error means the record may not be durable: neither the database nor
+// the spool took it, the writer is closed (ErrClosed), or ctx ended first
+// (while the record waited for room in the queue or for its batch: a
+// record no batch has taken yet is withdrawn; one already taken may still
+// be stored). The caller must then not disclose the answer.
+func (w *Writer) Write(ctx context.Context, r Record) error {
+	start := time.Now()
+	err := w.write(ctx, r)
+	w.h.write.Observe(time.Since(start).Seconds())
+	return err
+}
+
+func (w *Writer) write(ctx context.Context, r Record) error {
 	if r.ID == "" {
 		r.ID = w.prefix + "-" + strconv.FormatUint(w.seq.Add(1), 10)
 	}
 	r = clean(r)
+	if err := ctx.Err(); err != nil {
+		w.c.canceled.Add(1)
+		return fmt.Errorf("audit: record %s not written: %w", r.ID, err)
+	}
 	w.mu.RLock()
-	defer w.mu.RUnlock()
 	if w.closed {
-		w.c.lost.Add(1)
-		w.log.Error("audit: record added after close: lost", zap.String("id", r.ID))
-		return
+		w.mu.RUnlock()
+		w.c.closed.Add(1)
+		return fmt.Errorf("record %s: %w", r.ID, ErrClosed)
+	}
+	w.enq.Add(1)
+	w.mu.RUnlock()
+	q := &request{rec: r, done: make(chan error, 1)}
+	select {
+	case w.in <- q:
+		w.enq.Done()
+	case <-ctx.Done():
+		w.enq.Done()
+		w.c.canceled.Add(1)
+		return fmt.Errorf("audit: record %s not written (the queue is full): %w", r.ID, ctx.Err())
 	}
 	select {
-	case w.in <- r:
-	default:
-		w.toSpool([]Record{r}, &w.c.spooledFull)
+	case err := <-q.done:
+		return err // a failure is counted by its batch
+	case <-ctx.Done():
+		w.c.canceled.Add(1)
+		if q.state.CompareAndSwap(queued, withdrawn) {
+			return fmt.Errorf("audit: record %s withdrawn before its batch: %w", r.ID, ctx.Err())
+		}
+		return fmt.Errorf("audit: record %s not known durable (its batch is under way and may still store it): %w", r.ID, ctx.Err())
 	}
 }
 
-// Close stops the writer: the buffer is written to the database (to the
-// spool when the database is down, or once ctx is done; a database found
-// down earlier is tried once more first), the spool is
-// replayed as far as ctx allows, and the spool file is kept only when
-// records remain in it (the next Open adopts it). Nothing buffered is lost.
+// Close stops the writer: what is queued is written to the database (to
+// the spool when the database is down, or once ctx is done; a database
+// found down earlier is tried once more first), the spool is replayed as
+// far as ctx allows, and the spool file is kept only when records remain
+// in it (the next Open adopts it). Write after Close returns ErrClosed.
 func (w *Writer) Close(ctx context.Context) error {
 	w.mu.Lock()
 	if w.closed {
@@ -196,10 +287,19 @@ func (w *Writer) Close(ctx context.Context) error {
 	w.closed = true
 	w.mu.Unlock()
 	stop := context.AfterFunc(ctx, w.cancel)
+	w.enq.Wait() // the last Writes reach the queue (or their ctx ends)
 	close(w.stop)
 	<-w.done
 	stop()
 	w.cancel()
+	for more := true; more; {
+		select {
+		case c := <-w.conns:
+			c.close()
+		default:
+			more = false
+		}
+	}
 	left, err := w.spool.close()
 	switch {
 	case left > 0 && w.connCfg != nil:
@@ -216,28 +316,31 @@ func (w *Writer) Close(ctx context.Context) error {
 // Stats is a snapshot of the writer's counters.
 type Stats struct {
 	Written       uint64 // records the database stored (a replayed duplicate is not counted)
-	Spooled       uint64 // records appended to the spool, for any reason
-	BufferFull    uint64 // of which because the buffer was full
+	Spooled       uint64 // records appended to the spool (database down, failing, or none)
+	Batches       uint64 // batches committed to the database, one INSERT each (replays not counted)
+	SpoolBatches  uint64 // batches appended to the spool, one append and fsync each (concurrent ones share an fsync)
 	FailedBatches uint64 // batches or connections the database failed
 	Rejected      uint64 // records the database refused as invalid (in audit-rejected.log)
-	Lost          uint64 // records not kept: spool write failed, corrupt spool lines, added after Close
+	Lost          uint64 // corrupt or torn spool lines; replayed records refused whose rejected file failed
+	WriteErrors   uint64 // Write calls that returned an error: not durable, closed, or ctx ended
 	SpoolPending  int    // records waiting in the spool
-	Buffered      int    // records in the memory buffer
+	Queued        int    // records queued for a batch
 	DatabaseUp    bool
 }
 
 // Stats returns the counters now.
 func (w *Writer) Stats() Stats {
-	full := w.c.spooledFull.Load()
 	return Stats{
 		Written:       w.c.written.Load(),
-		Spooled:       w.c.spooledDB.Load() + full,
-		BufferFull:    full,
+		Spooled:       w.c.spooled.Load(),
+		Batches:       w.c.batches.Load(),
+		SpoolBatches:  w.c.spoolBatches.Load(),
 		FailedBatches: w.c.failed.Load(),
 		Rejected:      w.c.rejected.Load(),
 		Lost:          w.c.lost.Load(),
+		WriteErrors:   w.c.unavailable.Load() + w.c.closed.Load() + w.c.canceled.Load(),
 		SpoolPending:  w.spool.pending(),
-		Buffered:      len(w.in),
+		Queued:        len(w.in),
 		DatabaseUp:    w.dbUp.Load(),
 	}
 }
@@ -245,65 +348,129 @@ func (w *Writer) Stats() Stats {
 // SpoolFile is the path of this process's spool file.
 func (w *Writer) SpoolFile() string { return w.spool.path }
 
-func (w *Writer) run() {
+// writer is one batch writer: it takes what is queued (up to BatchSize)
+// and writes it as one batch, then the next.
+func (w *Writer) writer() {
+	defer w.writing.Done()
+	batch := make([]*request, 0, w.opts.BatchSize)
+	recs := make([]Record, 0, w.opts.BatchSize)
+	for {
+		select {
+		case q := <-w.in:
+			batch = w.take(batch[:0], q)
+			w.deliver(batch, recs)
+		case <-w.stop:
+			// Close: nothing is enqueued any more; write what is queued.
+			for {
+				select {
+				case q := <-w.in:
+					batch = w.take(batch[:0], q)
+					w.deliver(batch, recs)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// take makes a batch of first and what is queued behind it, up to
+// BatchSize, without waiting; withdrawn records are left out.
+func (w *Writer) take(batch []*request, first *request) []*request {
+	if first.state.CompareAndSwap(queued, taken) {
+		batch = append(batch, first)
+	}
+	for len(batch) < w.opts.BatchSize {
+		select {
+		case q := <-w.in:
+			if q.state.CompareAndSwap(queued, taken) {
+				batch = append(batch, q)
+			}
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// deliver writes a batch to the database, or to the spool when the
+// database is down, fails or times out, or there is none, and tells each
+// Write the outcome. A batch that failed in the database may have been
+// committed anyway: spooled, it is replayed under the same ids, and ON
+// CONFLICT keeps one row.
+func (w *Writer) deliver(batch []*request, recs []Record) {
+	if len(batch) == 0 {
+		return
+	}
+	recs = recs[:0]
+	for _, q := range batch {
+		recs = append(recs, q.rec)
+	}
+	if w.connCfg != nil && w.dbUp.Load() && w.base.Err() == nil {
+		errs, err := w.insert(recs)
+		if err == nil {
+			w.c.batches.Add(1)
+			w.h.batch.WithLabelValues("database").Observe(float64(len(recs)))
+			for i, q := range batch {
+				var e error
+				if errs != nil && errs[i] != nil {
+					w.c.unavailable.Add(1)
+					e = errs[i]
+				}
+				q.done <- e
+			}
+			return
+		}
+	}
+	if err := w.spool.append(recs); err != nil {
+		w.c.unavailable.Add(uint64(len(recs)))
+		w.log.Error("audit: neither the database nor the spool takes records: their answers are withheld",
+			zap.Int("records", len(recs)), zap.Error(err))
+		err = fmt.Errorf("audit: record not durable: database unavailable and spool failed: %w", err)
+		for _, q := range batch {
+			q.done <- err
+		}
+		return
+	}
+	w.c.spooled.Add(uint64(len(recs)))
+	w.c.spoolBatches.Add(1)
+	w.h.batch.WithLabelValues("spool").Observe(float64(len(recs)))
+	for _, q := range batch {
+		q.done <- nil
+	}
+}
+
+// maintain probes a database found down and replays the spool while it is
+// up; at Close it finishes the replay.
+func (w *Writer) maintain() {
 	defer close(w.done)
-	defer w.closeConn()
-	flush := time.NewTicker(w.opts.FlushInterval)
-	defer flush.Stop()
 	probe := time.NewTicker(w.opts.ProbeInterval)
 	defer probe.Stop()
 	ready := make(chan struct{})
 	close(ready)
-	batch := make([]Record, 0, w.opts.BatchSize)
 	for {
 		var replay <-chan struct{}
 		if w.replayDue() {
-			replay = ready // interleaved with new records by select's random choice
+			replay = ready
 		}
 		select {
-		case r := <-w.in:
-			batch = append(batch, r)
-			if len(batch) >= w.opts.BatchSize {
-				w.deliver(batch)
-				batch = batch[:0]
-			}
-		case <-flush.C:
-			if len(batch) > 0 {
-				w.deliver(batch)
-				batch = batch[:0]
-			}
 		case <-probe.C:
 			w.probe()
 		case <-replay:
 			w.replay()
 		case <-w.stop:
-			w.finish(batch)
+			w.finish()
 			return
 		}
 	}
 }
 
-// finish writes what is left after Close: Add is over, so the buffer holds
-// the last records.
-func (w *Writer) finish(batch []Record) {
-	// A database found down is tried once more: if it is back, the buffer
-	// and the spool go to it now rather than at the next start.
+// finish runs at Close: the database found down is tried once more, the
+// writers write what is queued, and the spool is replayed as far as the
+// database and Close's deadline allow.
+func (w *Writer) finish() {
 	w.probe()
-	for more := true; more; {
-		select {
-		case r := <-w.in:
-			batch = append(batch, r)
-			if len(batch) >= w.opts.BatchSize {
-				w.deliver(batch)
-				batch = batch[:0]
-			}
-		default:
-			more = false
-		}
-	}
-	if len(batch) > 0 {
-		w.deliver(batch)
-	}
+	w.writing.Wait()
 	for w.replayDue() && w.base.Err() == nil {
 		before := w.spool.pending()
 		w.replay()
@@ -311,29 +478,6 @@ func (w *Writer) finish(batch []Record) {
 			return
 		}
 	}
-}
-
-// deliver writes a batch to the database, or to the spool when the
-// database is down, fails it, or there is none.
-func (w *Writer) deliver(recs []Record) {
-	if w.connCfg != nil && w.dbUp.Load() && w.base.Err() == nil {
-		ctx, cancel := context.WithTimeout(w.base, w.opts.Timeout)
-		err := w.insert(ctx, recs)
-		cancel()
-		if err == nil {
-			return
-		}
-	}
-	w.toSpool(recs, &w.c.spooledDB)
-}
-
-func (w *Writer) toSpool(recs []Record, counter *atomic.Uint64) {
-	if err := w.spool.append(recs); err != nil {
-		w.c.lost.Add(uint64(len(recs)))
-		w.log.Error("audit: cannot write the spool: records lost", zap.Int("records", len(recs)), zap.Error(err))
-		return
-	}
-	counter.Add(uint64(len(recs)))
 }
 
 func (w *Writer) replayDue() bool {
@@ -357,11 +501,15 @@ func (w *Writer) replay() {
 		w.log.Warn("audit: corrupt spool lines skipped", zap.Int("lines", bad))
 	}
 	if len(recs) > 0 {
-		ctx, cancel := context.WithTimeout(w.base, w.opts.Timeout)
-		err := w.insert(ctx, recs)
-		cancel()
+		errs, err := w.insert(recs)
 		if err != nil {
 			return // stays in the spool; the database is marked down
+		}
+		w.h.batch.WithLabelValues("replay").Observe(float64(len(recs)))
+		for _, e := range errs {
+			if e != nil {
+				w.c.lost.Add(1)
+			}
 		}
 	}
 	if err := w.spool.consumed(next, lines); err != nil {
@@ -381,59 +529,120 @@ func (w *Writer) probe() {
 	}
 	ctx, cancel := context.WithTimeout(w.base, w.opts.Timeout)
 	defer cancel()
-	c, err := pgx.ConnectConfig(ctx, w.connCfg)
-	if err != nil {
+	if err := w.connect(ctx, w.opts.writers); err != nil {
 		w.log.Debug("audit: database still unavailable", zap.Error(err))
 		return
 	}
-	w.conn = c
-	w.dbUp.Store(true)
 	w.log.Info("audit: database back: replaying the spool", zap.Int("records", w.spool.pending()))
 }
 
-// insertSQL writes a batch in one statement; a record already stored
-// (a replay) is skipped.
+// connect opens n connections for the pool (the first must succeed, the
+// others may fail: they are opened on demand then) and marks the database
+// up.
+func (w *Writer) connect(ctx context.Context, n int) error {
+	epoch := w.epoch.Load()
+	for i := range n {
+		c, err := pgx.ConnectConfig(ctx, w.connCfg)
+		if err != nil {
+			if i == 0 {
+				return err
+			}
+			break
+		}
+		w.putConn(&dbConn{c, epoch})
+	}
+	w.dbUp.Store(true)
+	return nil
+}
+
+// getConn takes an idle connection of the current epoch, or opens one.
+func (w *Writer) getConn(ctx context.Context) (*dbConn, error) {
+	for {
+		select {
+		case c := <-w.conns:
+			if c.epoch == w.epoch.Load() && !c.c.IsClosed() {
+				return c, nil
+			}
+			c.close()
+		default:
+			epoch := w.epoch.Load()
+			c, err := pgx.ConnectConfig(ctx, w.connCfg)
+			if err != nil {
+				return nil, err
+			}
+			return &dbConn{c, epoch}, nil
+		}
+	}
+}
+
+// putConn keeps a connection for the next batch, unless the database
+// failed since it was opened.
+func (w *Writer) putConn(c *dbConn) {
+	if c.epoch != w.epoch.Load() || c.c.IsClosed() {
+		c.close()
+		return
+	}
+	select {
+	case w.conns <- c:
+	default:
+		c.close()
+	}
+}
+
+// insertSQL writes a batch in one statement (one commit); a record already
+// stored (a replay) is skipped.
 const insertSQL = `INSERT INTO audit_log (id, at, institution, terminal, stan, rrn, service, pan_hash, response_code, latency_us)
 SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[])
 ON CONFLICT (id) DO NOTHING`
 
-// insert writes recs to the database. An error means the database is
-// unavailable (it is then marked down, and the caller keeps the records).
-// A batch the database refuses as invalid is written row by row, and the
-// rows it refuses go to the rejected file.
-func (w *Writer) insert(ctx context.Context, recs []Record) error {
-	n, err := w.exec(ctx, recs)
+// insert writes recs to the database within the timeout. An error means
+// the database is unavailable (it is then marked down, and the caller
+// keeps the records). A batch the database refuses as invalid is written
+// row by row, and the rows it refuses go to the rejected file; errs (nil
+// when all went well) holds, by index, the refused records that file
+// could not take.
+func (w *Writer) insert(recs []Record) (errs []error, err error) {
+	ctx, cancel := context.WithTimeout(w.base, w.opts.Timeout)
+	defer cancel()
+	c, err := w.getConn(ctx)
+	if err != nil {
+		w.down(err)
+		return nil, err
+	}
+	n, err := exec(ctx, c.c, recs)
 	if err == nil {
 		w.c.written.Add(uint64(n))
-		return nil
+		w.putConn(c)
+		return nil, nil
 	}
 	if !refused(err) {
+		c.close()
 		w.down(err)
-		return err
+		return nil, err
 	}
 	for i := range recs {
-		n, err := w.exec(ctx, recs[i:i+1])
+		n, err := exec(ctx, c.c, recs[i:i+1])
 		switch {
 		case err == nil:
 			w.c.written.Add(uint64(n))
 		case refused(err):
-			w.reject(recs[i], err)
+			if rerr := w.reject(recs[i], err); rerr != nil {
+				if errs == nil {
+					errs = make([]error, len(recs))
+				}
+				errs[i] = rerr
+			}
 		default:
+			c.close()
 			w.down(err)
-			return err // all are kept again; the ones written meanwhile are not stored twice
+			return nil, err // all are kept again; the ones written meanwhile are not stored twice
 		}
 	}
-	return nil
+	w.putConn(c)
+	return errs, nil
 }
 
-func (w *Writer) exec(ctx context.Context, recs []Record) (int64, error) {
-	if w.conn == nil || w.conn.IsClosed() {
-		c, err := pgx.ConnectConfig(ctx, w.connCfg)
-		if err != nil {
-			return 0, err
-		}
-		w.conn = c
-	}
+func exec(ctx context.Context, c *pgx.Conn, recs []Record) (int64, error) {
 	n := len(recs)
 	ids, inst, term, stan, rrn, svc, pan, rc := make([]string, n), make([]string, n), make([]string, n), make([]string, n),
 		make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -442,7 +651,7 @@ func (w *Writer) exec(ctx context.Context, recs []Record) (int64, error) {
 		ids[i], at[i], inst[i], term[i], stan[i], rrn[i] = r.ID, r.Time, r.Institution, r.Terminal, r.STAN, r.RRN
 		svc[i], pan[i], rc[i], lat[i] = r.Service, r.PANHash, r.ResponseCode, r.Latency.Microseconds()
 	}
-	tag, err := w.conn.Exec(ctx, insertSQL, ids, at, inst, term, stan, rrn, svc, pan, rc, lat)
+	tag, err := c.Exec(ctx, insertSQL, ids, at, inst, term, stan, rrn, svc, pan, rc, lat)
 	if err != nil {
 		return 0, err
 	}
@@ -460,36 +669,37 @@ func refused(err error) bool {
 	return pe.Code[:2] == "22" || pe.Code[:2] == "23"
 }
 
-func (w *Writer) reject(r Record, err error) {
+// reject keeps a record the database refused in the rejected file; an
+// error means the file could not take it.
+func (w *Writer) reject(r Record, err error) error {
 	var pe *pgconn.PgError
 	errors.As(err, &pe)
 	if ferr := appendRejected(w.opts.SpoolDir, []Record{r}); ferr != nil {
-		w.c.lost.Add(1)
-		w.log.Error("audit: the database refused a record and the rejected file cannot be written: lost",
+		w.log.Error("audit: the database refused a record and the rejected file cannot be written",
 			zap.String("id", r.ID), zap.String("sqlstate", pe.Code), zap.Error(ferr))
-		return
+		return fmt.Errorf("audit: record %s refused by the database (SQLSTATE %s) and not kept: %w", r.ID, pe.Code, ferr)
 	}
 	w.c.rejected.Add(1)
 	w.log.Error("audit: the database refused a record: kept in "+rejectedName,
 		zap.String("id", r.ID), zap.String("sqlstate", pe.Code), zap.String("error", pe.Message))
+	return nil
 }
 
-// down marks the database unavailable after a failure: records go to the
-// spool until a probe connects again.
+// down marks the database unavailable after a failure: the connections
+// opened before are closed, and records go to the spool until a probe
+// connects again.
 func (w *Writer) down(err error) {
 	w.c.failed.Add(1)
-	w.closeConn()
+	w.epoch.Add(1)
+	for more := true; more; {
+		select {
+		case c := <-w.conns:
+			c.close()
+		default:
+			more = false
+		}
+	}
 	if w.dbUp.Swap(false) && w.base.Err() == nil {
 		w.log.Warn("audit: database unavailable: records go to the spool until it is back", zap.Error(err))
 	}
-}
-
-func (w *Writer) closeConn() {
-	if w.conn == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	w.conn.Close(ctx)
-	w.conn = nil
 }

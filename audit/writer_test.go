@@ -1,7 +1,9 @@
 package audit
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -10,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,7 +25,7 @@ import (
 )
 
 // auditDB is a fresh migrated database of the test server.
-func auditDB(t *testing.T) string {
+func auditDB(t testing.TB) string {
 	t.Helper()
 	u := pgtest.NewDatabase(t)
 	ctx := context.Background()
@@ -79,11 +82,13 @@ func dbExec(t *testing.T, dbURL, sql string) {
 
 // proxy stands between the writer and PostgreSQL so that a test can cut
 // the database off (down: connections reset, new ones refused) and bring
-// it back (up), on the same address.
+// it back (up), on the same address, or mute it (the server's replies are
+// dropped: a statement is executed and committed, its client never hears).
 type proxy struct {
 	t      *testing.T
 	target string
 	addr   string
+	muted  atomic.Bool
 
 	mu    sync.Mutex
 	l     net.Listener
@@ -124,7 +129,7 @@ func (p *proxy) up() {
 			p.mu.Unlock()
 			p.wg.Add(2)
 			go func() { defer p.wg.Done(); io.Copy(s, c); s.Close() }()
-			go func() { defer p.wg.Done(); io.Copy(c, s); c.Close() }()
+			go func() { defer p.wg.Done(); p.replies(c, s); c.Close() }()
 		}
 	}()
 }
@@ -143,6 +148,22 @@ func (p *proxy) down() {
 	p.wg.Wait()
 }
 
+// replies copies the server's bytes to the client, dropping them while muted.
+func (p *proxy) replies(c, s net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := s.Read(buf)
+		if n > 0 && !p.muted.Load() {
+			if _, werr := c.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
 // via is dbURL with its host and port replaced by the proxy's.
 func (p *proxy) via(t *testing.T, dbURL string) string {
 	u, err := url.Parse(dbURL)
@@ -151,6 +172,14 @@ func (p *proxy) via(t *testing.T, dbURL string) string {
 	}
 	u.Host = p.addr
 	return u.String()
+}
+
+// write writes r and fails the test unless it is durable.
+func write(t testing.TB, w *Writer, r Record) {
+	t.Helper()
+	if err := w.Write(context.Background(), r); err != nil {
+		t.Fatalf("Write: %v", err)
+	}
 }
 
 // The database goes away under a running writer and comes back: records
@@ -163,27 +192,28 @@ func TestDatabaseDownAndBack(t *testing.T) {
 	dir := t.TempDir()
 	reg := prometheus.NewRegistry()
 	w, err := Open(context.Background(), Options{DatabaseURL: px.via(t, dbURL), SpoolDir: dir, BatchSize: 4,
-		FlushInterval: 10 * time.Millisecond, ProbeInterval: 50 * time.Millisecond, Timeout: 5 * time.Second, Registerer: reg})
+		ProbeInterval: 50 * time.Millisecond, Timeout: 5 * time.Second, Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]string{}
 	add := func(n int, rc string) {
 		for i := 0; i < n; i++ {
-			r := rec("", rc)
+			r := rec(fmt.Sprintf("dab-%d", len(want)), rc)
 			r.STAN = fmt.Sprintf("%06d", len(want))
-			w.Add(r)
-			want[w.prefix+"-"+fmt.Sprint(w.seq.Load())] = rc
+			write(t, w, r)
+			want[r.ID] = rc
 		}
 	}
 	add(10, "00")
-	waitFor(t, "10 records written", func() bool { return w.Stats().Written == 10 })
+	if st := w.Stats(); st.Written != 10 || st.Spooled != 0 {
+		t.Fatalf("database up: %+v", st)
+	}
 
 	px.down()
 	add(10, "91")
-	waitFor(t, "the outage's records spooled", func() bool { return w.Stats().SpoolPending == 10 })
 	st := w.Stats()
-	if st.DatabaseUp || st.FailedBatches == 0 || st.Written != 10 {
+	if st.DatabaseUp || st.FailedBatches == 0 || st.Written != 10 || st.SpoolPending != 10 {
 		t.Fatalf("database down: %+v", st)
 	}
 	if v := metrictest.Sum(t, reg, "atmgw_audit_spool_records"); v != 10 {
@@ -212,17 +242,20 @@ func TestDatabaseDownAndBack(t *testing.T) {
 		t.Errorf("spool directory not empty after a clean close: %v", files)
 	}
 	for name, v := range map[string]float64{"atmgw_audit_spool_records": 0, "atmgw_audit_records_written_total": 30,
-		"atmgw_audit_database_up": 1} {
+		"atmgw_audit_database_up": 1, "atmgw_audit_write_errors_total": 0} {
 		if g := metrictest.Sum(t, reg, name); g != v {
 			t.Errorf("%s %v, want %v", name, g, v)
 		}
 	}
-	// The outage's records, and those added before a probe found the database back.
+	// The outage's records, and those written before a probe found the database back.
 	if v := metrictest.Sum(t, reg, "atmgw_audit_records_spooled_total"); v < 10 || v > 20 {
 		t.Errorf("atmgw_audit_records_spooled_total %v, want 10 to 20", v)
 	}
 	if v := metrictest.Sum(t, reg, "atmgw_audit_batches_failed_total"); v < 1 {
 		t.Errorf("atmgw_audit_batches_failed_total %v, want at least 1", v)
+	}
+	if v := metrictest.Value(t, reg, "atmgw_audit_write_seconds"); v != 30 {
+		t.Errorf("atmgw_audit_write_seconds counts %v writes, want 30", v)
 	}
 }
 
@@ -237,7 +270,7 @@ func TestReplayIsIdempotent(t *testing.T) {
 	}
 	writeOrphan(t, dir, "audit-aaaaaaaaaaaaaaaa.spool", b)
 	open := func() Stats {
-		w, err := Open(context.Background(), Options{DatabaseURL: dbURL, SpoolDir: dir, FlushInterval: 10 * time.Millisecond})
+		w, err := Open(context.Background(), Options{DatabaseURL: dbURL, SpoolDir: dir})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -265,48 +298,82 @@ func TestReplayIsIdempotent(t *testing.T) {
 	}
 }
 
-// Close with the database up writes the buffer (and what the buffer-full
-// path spooled) to the database: nothing waits for a flush interval.
-func TestCloseFlushesToTheDatabase(t *testing.T) {
+// writeAsync starts a Write; its outcome comes on the channel.
+func writeAsync(ctx context.Context, w *Writer, r Record) <-chan error {
+	ch := make(chan error, 1)
+	go func() { ch <- w.Write(ctx, r) }()
+	return ch
+}
+
+// Close writes what is queued to the database before it returns, and
+// every queued Write then returns nil; a Write after Close fails.
+func TestCloseWritesTheQueue(t *testing.T) {
 	dbURL := auditDB(t)
 	dir := t.TempDir()
-	w, err := open(context.Background(), Options{DatabaseURL: dbURL, SpoolDir: dir, Buffer: 5, BatchSize: 100, FlushInterval: time.Hour})
+	w, err := open(context.Background(), Options{DatabaseURL: dbURL, SpoolDir: dir, BatchSize: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
+	var outs []<-chan error
 	for i := 0; i < 8; i++ {
-		w.Add(rec("", "00"))
+		outs = append(outs, writeAsync(context.Background(), w, rec(fmt.Sprintf("q-%d", i), "00")))
 	}
-	go w.run()
-	if err := w.Close(context.Background()); err != nil {
+	// Nothing takes the queue yet.
+	waitFor(t, "8 records queued", func() bool { return w.Stats().Queued == 8 })
+	closed := make(chan error, 1)
+	go func() { closed <- w.Close(context.Background()) }()
+	waitFor(t, "Close begun", func() bool { w.mu.RLock(); defer w.mu.RUnlock(); return w.closed })
+	w.start()
+	if err := <-closed; err != nil {
 		t.Fatal(err)
+	}
+	for i, ch := range outs {
+		if err := <-ch; err != nil {
+			t.Errorf("Write %d: %v", i, err)
+		}
 	}
 	if got := stored(t, dbURL); len(got) != 8 {
 		t.Errorf("table holds %d records after Close, want 8", len(got))
 	}
-	if st := w.Stats(); st.SpoolPending != 0 || st.BufferFull != 3 {
-		t.Errorf("%+v", st)
+	if st := w.Stats(); st.SpoolPending != 0 || st.Spooled != 0 || st.Batches != 3 {
+		t.Errorf("%+v (want 3 batches: 3, 3, 2)", st)
 	}
 	if _, err := os.Stat(w.SpoolFile()); !os.IsNotExist(err) {
 		t.Errorf("empty spool file kept: %v", err)
 	}
+	if err := w.Write(context.Background(), rec("late", "00")); !errors.Is(err, ErrClosed) {
+		t.Errorf("Write after Close: %v, want ErrClosed", err)
+	}
+	if st := w.Stats(); st.WriteErrors != 1 {
+		t.Errorf("a Write after Close not counted: %+v", st)
+	}
 }
 
-// Close with the database gone spools the buffer; the next Open replays it.
-func TestCloseWithTheDatabaseDownSpools(t *testing.T) {
+// With the database down, Write returns once the record is in the spool
+// file (read right after), Close keeps the file, and the next Open
+// replays it.
+func TestWriteWithTheDatabaseDownIsInTheSpool(t *testing.T) {
 	dbURL := auditDB(t)
 	pu, _ := url.Parse(dbURL)
 	px := newProxy(t, pu.Host)
 	dir := t.TempDir()
-	opts := Options{DatabaseURL: px.via(t, dbURL), SpoolDir: dir, FlushInterval: time.Hour, ProbeInterval: 20 * time.Millisecond}
+	opts := Options{DatabaseURL: px.via(t, dbURL), SpoolDir: dir, ProbeInterval: time.Hour}
 	w, err := Open(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i < 7; i++ {
-		w.Add(rec("", "91"))
-	}
 	px.down()
+	for i := 0; i < 7; i++ {
+		r := rec(fmt.Sprintf("down-%d", i), "91")
+		write(t, w, r)
+		b, err := os.ReadFile(w.SpoolFile())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(b, appendLine(nil, r)) {
+			t.Fatalf("Write of %s returned; the spool file does not hold it:\n%s", r.ID, b)
+		}
+	}
 	if err := w.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -325,28 +392,232 @@ func TestCloseWithTheDatabaseDownSpools(t *testing.T) {
 	}
 }
 
-// A row the database refuses as invalid does not hold the others back
-// nor block the replay: it goes to the rejected file.
+// A database down at Open does not stop Open: records are spooled, and a
+// probe finds the database once it is there.
+func TestOpenWithTheDatabaseDown(t *testing.T) {
+	dbURL := auditDB(t)
+	pu, _ := url.Parse(dbURL)
+	px := newProxy(t, pu.Host)
+	px.down()
+	dir := t.TempDir()
+	w, err := Open(context.Background(), Options{DatabaseURL: px.via(t, dbURL), SpoolDir: dir, ProbeInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close(context.Background())
+	if st := w.Stats(); st.DatabaseUp {
+		t.Fatalf("database up with nothing there: %+v", st)
+	}
+	write(t, w, rec("early", "00"))
+	if st := w.Stats(); st.SpoolPending != 1 || st.Spooled != 1 {
+		t.Fatalf("%+v", st)
+	}
+	px.up()
+	waitFor(t, "the spool replayed", func() bool { return w.Stats().SpoolPending == 0 })
+	write(t, w, rec("late", "00"))
+	if got := stored(t, dbURL); len(got) != 2 {
+		t.Errorf("table: %v", got)
+	}
+}
+
+// Write returns only once the row is committed: another connection sees
+// it right after, for sequential and concurrent writers alike. The
+// connections are opened at Open (warm).
+func TestWriteIsCommittedOnReturn(t *testing.T) {
+	dbURL := auditDB(t)
+	w, err := Open(context.Background(), Options{DatabaseURL: dbURL, SpoolDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close(context.Background())
+	if st := w.Stats(); !st.DatabaseUp || len(w.conns) != w.opts.writers {
+		t.Fatalf("Open left %d connections (want %d, warm): %+v", len(w.conns), w.opts.writers, st)
+	}
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	var mu sync.Mutex
+	there := func(id string) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		var n int
+		if err := c.QueryRow(ctx, "SELECT count(*) FROM audit_log WHERE id = $1", id).Scan(&n); err != nil {
+			t.Error(err)
+		}
+		return n == 1
+	}
+	for i := 0; i < 20; i++ {
+		id := fmt.Sprintf("seq-%d", i)
+		write(t, w, rec(id, "00"))
+		if !there(id) {
+			t.Fatalf("Write of %s returned before its row was committed", id)
+		}
+	}
+	var wg sync.WaitGroup
+	for g := 0; g < 16; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 10; i++ {
+				id := fmt.Sprintf("par-%d-%d", g, i)
+				if err := w.Write(ctx, rec(id, "00")); err != nil {
+					t.Error(err)
+					return
+				}
+				if !there(id) {
+					t.Errorf("Write of %s returned before its row was committed", id)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if st := w.Stats(); st.Written != 180 || st.Spooled != 0 {
+		t.Errorf("%+v", st)
+	}
+}
+
+// Group commit: 64 concurrent writers share batches, in the database and
+// in the spool: far fewer INSERTs (fsyncs) than records.
+func TestGroupCommit(t *testing.T) {
+	const writers, each = 64, 20
+	run := func(t *testing.T, opts Options) (Stats, *prometheus.Registry) {
+		reg := prometheus.NewRegistry()
+		opts.Registerer = reg
+		w, err := Open(context.Background(), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for g := 0; g < writers; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < each; i++ {
+					if err := w.Write(context.Background(), rec("", "00")); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		st := w.Stats()
+		if err := w.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if v := metrictest.Value(t, reg, "atmgw_audit_write_seconds"); v != writers*each {
+			t.Errorf("atmgw_audit_write_seconds counts %v writes, want %d", v, writers*each)
+		}
+		return st, reg
+	}
+	t.Run("database", func(t *testing.T) {
+		dbURL := auditDB(t)
+		st, reg := run(t, Options{DatabaseURL: dbURL, SpoolDir: t.TempDir()})
+		t.Logf("%d records in %d INSERTs", st.Written, st.Batches)
+		if st.Written != writers*each || st.Spooled != 0 {
+			t.Fatalf("%+v", st)
+		}
+		if st.Batches*4 > st.Written {
+			t.Errorf("%d INSERTs for %d records: not grouped", st.Batches, st.Written)
+		}
+		if v := metrictest.Value(t, reg, "atmgw_audit_batch_records", "to", "database"); v != float64(st.Batches) {
+			t.Errorf("atmgw_audit_batch_records{to=database} counts %v batches, want %d", v, st.Batches)
+		}
+		if v := metrictest.Value(t, reg, "atmgw_audit_batches_total", "to", "database"); v != float64(st.Batches) {
+			t.Errorf("atmgw_audit_batches_total{to=database} %v, want %d", v, st.Batches)
+		}
+		if got := stored(t, dbURL); len(got) != writers*each {
+			t.Errorf("table holds %d", len(got))
+		}
+	})
+	t.Run("spool", func(t *testing.T) {
+		dir := t.TempDir()
+		st, _ := run(t, Options{SpoolDir: dir})
+		t.Logf("%d records in %d spool appends", st.Spooled, st.SpoolBatches)
+		if st.Spooled != writers*each || st.SpoolBatches*4 > st.Spooled {
+			t.Errorf("%d spool appends for %d records: not grouped", st.SpoolBatches, st.Spooled)
+		}
+		if n := len(spoolLines(t, dir)); n != writers*each {
+			t.Errorf("spool holds %d", n)
+		}
+	})
+}
+
+// A batch the database committed but whose answer never came (the reply
+// lost, the timeout passed) is spooled as well and replayed under the same
+// ids: the table holds each record once.
+func TestCommittedButTimedOut(t *testing.T) {
+	dbURL := auditDB(t)
+	pu, _ := url.Parse(dbURL)
+	px := newProxy(t, pu.Host)
+	w, err := Open(context.Background(), Options{DatabaseURL: px.via(t, dbURL), SpoolDir: t.TempDir(),
+		Timeout: 300 * time.Millisecond, ProbeInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close(context.Background())
+	// Every connection has prepared the INSERT: the muted one executes it
+	// (a first Parse would wait for its answer).
+	for i := 0; i < 2*w.opts.writers; i++ {
+		write(t, w, rec(fmt.Sprintf("before-%d", i), "00"))
+	}
+	px.muted.Store(true)
+	write(t, w, rec("lost-reply", "00"))
+	if st := w.Stats(); st.Spooled != 1 || st.FailedBatches != 1 || st.Written != uint64(2*w.opts.writers) {
+		t.Fatalf("%+v", st)
+	}
+	waitFor(t, "the statement committed without an answer", func() bool { return stored(t, dbURL)["lost-reply"] == "00" })
+	px.muted.Store(false)
+	waitFor(t, "the spool replayed", func() bool { return w.Stats().SpoolPending == 0 })
+	var n int
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	if err := c.QueryRow(ctx, "SELECT count(*) FROM audit_log WHERE id = 'lost-reply'").Scan(&n); err != nil || n != 1 {
+		t.Errorf("lost-reply stored %d times (%v), want once", n, err)
+	}
+	if st := w.Stats(); st.Written != uint64(2*w.opts.writers) { // the replay stored nothing new; the lost reply's row is not counted
+		t.Errorf("%+v", st)
+	}
+}
+
+// A row the database refuses as invalid does not hold the others of its
+// batch back nor block the replay: it goes to the rejected file, and its
+// Write returns nil (the record is durable there).
 func TestRefusedRowIsSetAside(t *testing.T) {
 	dbURL := auditDB(t)
 	dbExec(t, dbURL, "ALTER TABLE audit_log ADD CONSTRAINT no_bad CHECK (terminal <> 'BAD')")
 	dir := t.TempDir()
-	w, err := Open(context.Background(), Options{DatabaseURL: dbURL, SpoolDir: dir, BatchSize: 10, FlushInterval: time.Hour})
+	w, err := open(context.Background(), Options{DatabaseURL: dbURL, SpoolDir: dir, BatchSize: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
+	var outs []<-chan error
 	for i := 0; i < 5; i++ {
 		r := rec(fmt.Sprintf("r-%d", i), "00")
 		if i == 2 {
 			r.Terminal = "BAD"
 		}
-		w.Add(r)
+		outs = append(outs, writeAsync(context.Background(), w, r))
+	}
+	waitFor(t, "5 records queued", func() bool { return w.Stats().Queued == 5 })
+	w.start() // one batch of five
+	for _, ch := range outs {
+		if err := <-ch; err != nil {
+			t.Error(err)
+		}
 	}
 	if err := w.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	st := w.Stats()
-	if st.Written != 4 || st.Rejected != 1 || st.SpoolPending != 0 {
+	if st.Written != 4 || st.Rejected != 1 || st.SpoolPending != 0 || st.Batches != 1 {
 		t.Errorf("%+v", st)
 	}
 	if got := stored(t, dbURL); len(got) != 4 || got["r-2"] != "" {
@@ -366,11 +637,11 @@ func TestStoredFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := rec("f-1", "00")
-	w.Add(r)
+	write(t, w, r)
 	leak := rec("f-2", "14")
 	leak.PANHash = "4711000000000001"
 	leak.Terminal = "ATM\xff0001"
-	w.Add(leak)
+	write(t, w, leak)
 	if err := w.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -39,7 +39,6 @@ func openAudit(ctx context.Context, cfg *config.Config, log *zap.Logger, reg pro
 	opts := audit.Options{
 		SpoolDir:      cfg.Audit.SpoolDir,
 		BatchSize:     cfg.Audit.BatchSize,
-		FlushInterval: time.Duration(cfg.Audit.FlushInterval),
 		Buffer:        cfg.Audit.Buffer,
 		ProbeInterval: time.Duration(cfg.Audit.ProbeInterval),
 		Timeout:       time.Duration(cfg.Audit.Timeout),
@@ -65,13 +64,14 @@ func openAudit(ctx context.Context, cfg *config.Config, log *zap.Logger, reg pro
 	}, nil
 }
 
-// auditor hands the gateway's records to the audit writer.
+// auditor hands the gateway's records to the audit writer: Audit returns
+// once the record is durable (committed, or fsync'd to the spool), or with
+// the writer's error, which tells the gateway not to disclose the answer.
 type auditor struct{ w *audit.Writer }
 
-func (a auditor) Audit(_ context.Context, r gateway.AuditRecord) error {
-	a.w.Add(audit.Record{
+func (a auditor) Audit(ctx context.Context, r gateway.AuditRecord) error {
+	return a.w.Write(ctx, audit.Record{
 		Time: r.Time, Institution: r.Institution, Terminal: r.Terminal, STAN: r.STAN, RRN: r.RRN,
 		Service: r.Service, PANHash: r.PANHash, ResponseCode: r.ResponseCode, Latency: r.Latency,
 	})
-	return nil
 }

@@ -24,7 +24,6 @@ const (
 const (
 	DefaultAuditSpoolDir      = "/var/lib/atmgw/audit" // under the systemd unit's StateDirectory
 	DefaultAuditBatchSize     = 500
-	DefaultAuditFlushInterval = 200 * time.Millisecond
 	DefaultAuditBuffer        = 10000
 	DefaultAuditProbeInterval = 5 * time.Second
 	DefaultAuditTimeout       = 5 * time.Second
@@ -32,15 +31,17 @@ const (
 	MaxAuditBatchSize = 10000
 )
 
-// Audit holds the audit-trail settings (see package audit).
+// Audit holds the audit-trail settings (see package audit). The trail is
+// write-ahead: an answer leaves only once its record is committed in the
+// database or fsync'd to the spool; concurrent records share one INSERT
+// (one commit) or one fsync, and a batch never waits to fill.
 type Audit struct {
 	Mode          string   `yaml:"mode"`           // auto, database, spool or off
 	SpoolDir      string   `yaml:"spool_dir"`      // the local spool (made if missing)
-	BatchSize     int      `yaml:"batch_size"`     // records per INSERT; a full batch is written at once
-	FlushInterval Duration `yaml:"flush_interval"` // longest wait for a batch to fill
-	Buffer        int      `yaml:"buffer"`         // records held in memory; beyond, straight to the spool
+	BatchSize     int      `yaml:"batch_size"`     // most records per INSERT (one commit) or spool append (one fsync)
+	Buffer        int      `yaml:"buffer"`         // most records queued for a batch; when full, answers wait for room
 	ProbeInterval Duration `yaml:"probe_interval"` // how often a database found down is tried again
-	Timeout       Duration `yaml:"timeout"`        // deadline of one database call (connect, batch)
+	Timeout       Duration `yaml:"timeout"`        // deadline of one database call (connect, batch); beyond, the batch is spooled
 }
 
 // validate checks the audit section; errors name the key.
@@ -70,9 +71,6 @@ func (a *Audit) applyDefaults() {
 	}
 	if a.BatchSize == 0 {
 		a.BatchSize = DefaultAuditBatchSize
-	}
-	if a.FlushInterval == 0 {
-		a.FlushInterval = Duration(DefaultAuditFlushInterval)
 	}
 	if a.Buffer == 0 {
 		a.Buffer = DefaultAuditBuffer
