@@ -212,8 +212,11 @@ func (s *sleepyStore) Inquire(ctx context.Context, q ledger.Query) (ledger.Answe
 		return ledger.Answer{}, ctx.Err()
 	}
 }
-func (s *sleepyStore) Ping(ctx context.Context) error { _, err := s.Inquire(ctx, ledger.Query{}); return err }
-func (s *sleepyStore) Close()                         {}
+func (s *sleepyStore) Ping(ctx context.Context) error {
+	_, err := s.Inquire(ctx, ledger.Query{})
+	return err
+}
+func (s *sleepyStore) Close() {}
 
 // With a limiter the deadline starts once the call is admitted: calls that
 // wait for their turn longer than the deadline still get all of it, and

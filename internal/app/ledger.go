@@ -21,12 +21,16 @@ const ledgerOpenTimeout = 10 * time.Second
 // openLedger opens the ledger of a configuration: PostgreSQL when
 // database_url is set (the primary, and the read replicas of
 // ledger.replicas), the embedded demo ledger otherwise, behind a
-// ledger.Cluster (a breaker per host, failover, the bulkhead) whose metrics
-// go to reg. The primary must answer at start, and every host that answers
-// must hold a current schema and a loaded ledger, or the gateway does not
-// start (an error naming the key and the database, never its password); a
-// replica that does not answer at start is logged and left to its breaker.
-// close releases it.
+// ledger.Cluster (a breaker and an adaptive concurrency limit per host,
+// failover) whose metrics go to reg. The primary must answer at start, and
+// every host that answers must hold a current schema and a loaded ledger,
+// or the gateway does not start (an error naming the key and the database,
+// never its password); each such host is warmed before openLedger returns
+// (all of its ledger.max_conns connections open, the inquiry statements
+// prepared on each), so that the gateway, which listens and says ready only
+// after, never makes its first inquiries wait for connects. A replica that
+// does not answer at start is logged and left to its breaker (opened
+// lazily: it connects on use once it answers). close releases it.
 func openLedger(ctx context.Context, cfg *config.Config, h *card.PANHasher, log *zap.Logger, reg prometheus.Registerer) (store ledger.Store, close func(), demo bool, err error) {
 	var primary ledger.Store
 	var replicas []ledger.Store
@@ -78,29 +82,41 @@ func openLedger(ctx context.Context, cfg *config.Config, h *card.PANHasher, log 
 		},
 		Attempts:      cfg.Ledger.Attempts,
 		MaxConcurrent: cfg.Ledger.MaxConcurrent,
+		Limit:         limitOptions(cfg),
 		PreferPrimary: cfg.Ledger.ReadFrom == config.ReadFromPrimary,
 		Metrics:       ledger.NewMetrics(reg),
 	}, log)
 	if !demo {
 		o := c.Options()
+		lim := c.Limiter(ledger.HostPrimary).Options()
 		log.Info("ledger", zap.Int("replicas", len(replicas)), zap.String("read_from", cfg.Ledger.ReadFrom),
-			zap.Int("attempts", o.Attempts), zap.Int("max_concurrent", o.MaxConcurrent),
-			zap.Duration("timeout", o.Guard.Timeout))
+			zap.Int("attempts", o.Attempts), zap.Duration("timeout", o.Guard.Timeout),
+			zap.Int("max_concurrent", lim.Max), zap.Int("min_concurrent", lim.Min),
+			zap.Int("queue", lim.Queue), zap.Duration("queue_timeout", lim.QueueTimeout))
 	}
 	return c, c.Close, demo, nil
 }
 
-// openHost opens one PostgreSQL host and checks that it can serve.
+// limitOptions are the bounds of each ledger host's concurrency limiter
+// of a configuration (its ceiling is ledger.max_concurrent, lowered to the
+// host's pool, ledger.max_conns, by the cluster).
+func limitOptions(cfg *config.Config) ledger.LimitOptions {
+	queue := cfg.Ledger.QueueLen()
+	if queue == 0 {
+		queue = -1 // none: shed at once past the limit
+	}
+	return ledger.LimitOptions{
+		Min:          cfg.Ledger.MinConcurrent,
+		Queue:        queue,
+		QueueTimeout: time.Duration(cfg.Ledger.QueueTimeout),
+	}
+}
+
+// openHost opens one PostgreSQL host, checks that it can serve and warms
+// it (postgres.Options.Warm: every connection of its pool open, the inquiry
+// statements prepared on each, the pool kept full).
 func openHost(ctx context.Context, url string, cfg *config.Config) (*postgres.Store, error) {
 	octx, cancel := context.WithTimeout(ctx, ledgerOpenTimeout)
 	defer cancel()
-	pg, err := postgres.Open(octx, url, postgres.Options{MaxConns: int32(cfg.Ledger.MaxConns)})
-	if err != nil {
-		return nil, err
-	}
-	if err := pg.Check(octx); err != nil {
-		pg.Close()
-		return nil, err
-	}
-	return pg, nil
+	return postgres.Open(octx, url, postgres.Options{MaxConns: int32(cfg.Ledger.MaxConns), Warm: true})
 }

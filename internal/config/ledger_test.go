@@ -15,14 +15,28 @@ func TestLedgerDefaultsAndKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := c.Ledger
-	if l.MaxConcurrent != 40 || l.Attempts != 2 || l.ReadFrom != ReadFromReplicas || len(l.Replicas) != 0 ||
+	// max_concurrent is the ceiling of each host's adaptive limit (it was
+	// a bulkhead of 4 × max_conns for the whole gateway): max_conns.
+	if l.MaxConcurrent != 10 || l.MinConcurrent != 2 || l.QueueLen() != 40 || time.Duration(l.QueueTimeout) != 100*time.Millisecond ||
+		l.Attempts != 2 || l.ReadFrom != ReadFromReplicas || len(l.Replicas) != 0 ||
 		time.Duration(l.Timeout) != 300*time.Millisecond {
 		t.Errorf("defaults: %+v", l)
+	}
+	c = Config{}
+	if err := Parse([]byte("ledger: {max_conns: 2}\n"), &c); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if l := c.Ledger; l.MinConcurrent != 1 || l.MaxConcurrent != 2 || l.QueueLen() != 8 {
+		t.Errorf("defaults of a pool of 2: %+v", l)
 	}
 
 	c = Config{}
 	y := "database_url: postgres://u@p/bli\nledger:\n  replicas: [\"postgres://u:pw@r1/bli\", \" postgres://u:pw@r2/bli \"]\n" +
-		"  read_from: primary\n  attempts: 3\n  max_concurrent: 7\n  breaker: {failures: 4, open_for: 1s, half_open_max: 2}\n"
+		"  read_from: primary\n  attempts: 3\n  max_concurrent: 7\n  min_concurrent: 3\n  queue: 0\n  queue_timeout: 250ms\n" +
+		"  breaker: {failures: 4, open_for: 1s, half_open_max: 2}\n"
 	if err := Parse([]byte(y), &c); err != nil {
 		t.Fatal(err)
 	}
@@ -31,17 +45,23 @@ func TestLedgerDefaultsAndKeys(t *testing.T) {
 	}
 	l = c.Ledger
 	if len(l.Replicas) != 2 || l.Replicas[1] != "postgres://u:pw@r2/bli" || l.ReadFrom != ReadFromPrimary ||
-		l.Attempts != 3 || l.MaxConcurrent != 7 || l.Breaker.Failures != 4 {
+		l.Attempts != 3 || l.MaxConcurrent != 7 || l.MinConcurrent != 3 || l.Queue == nil || *l.Queue != 0 ||
+		time.Duration(l.QueueTimeout) != 250*time.Millisecond || l.Breaker.Failures != 4 {
 		t.Errorf("keys: %+v", l)
 	}
 }
 
 func TestLedgerBadKeys(t *testing.T) {
 	for yaml, want := range map[string]string{
-		"ledger: {read_from: nearest}\n": "ledger.read_from",
-		"ledger: {attempts: -1}\n":       "ledger.attempts",
-		"ledger: {max_concurrent: -5}\n": "ledger.max_concurrent",
-		"ledger: {replicas: [\"\"]}\n":   "ledger.replicas[0]",
+		"ledger: {read_from: nearest}\n":                                 "ledger.read_from",
+		"ledger: {attempts: -1}\n":                                       "ledger.attempts",
+		"ledger: {max_concurrent: -5}\n":                                 "ledger.max_concurrent",
+		"ledger: {min_concurrent: -1}\n":                                 "ledger.min_concurrent",
+		"ledger: {max_conns: 4, min_concurrent: 5}\n":                    "ledger.min_concurrent",
+		"ledger: {max_conns: 8, max_concurrent: 4, min_concurrent: 6}\n": "ledger.min_concurrent",
+		"ledger: {queue: -1}\n":                                          "ledger.queue",
+		"ledger: {queue_timeout: 1m}\n":                                  "ledger.queue_timeout",
+		"ledger: {replicas: [\"\"]}\n":                                   "ledger.replicas[0]",
 		"ledger: {replicas: [\"postgres://u:secretpw@r/b\", \"postgres://u:secretpw@r/b\"]}\n": "ledger.replicas[1]",
 		"ledger: {breaker: {failures: -1}}\n":                                                  "ledger.breaker",
 		"ledger: {replica: [x]}\n":                                                             "replica",

@@ -23,8 +23,12 @@ const DefaultMaxConns = 16
 // database restarted meanwhile costs a ping, not a failed inquiry; a
 // connection that broke or was left inside a transaction is destroyed when
 // released; the health check closes idle connections older than
-// maxConnIdleTime and tops the pool up to nothing (no MinConns: a pool of a
-// dead host stays empty rather than dialling it in the background).
+// maxConnIdleTime. It tops the pool up to nothing by default (no MinConns:
+// a pool of a host down at start stays empty rather than dialling it in the
+// background); a warm pool (Options.Warm, keepFull) is topped up to
+// MaxConns idle connections, so that the connections closed for idleness
+// or age are replaced (and prepared) in the background rather than by an
+// inquiry.
 const (
 	// maxConnIdleTime closes a connection idle this long (pgxpool's
 	// default is 30 minutes; firewalls between the gateway and the
@@ -64,4 +68,12 @@ func poolConfig(url string, maxConns int32) (*pgxpool.Config, error) {
 		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
 	}
 	return cfg, nil
+}
+
+// keepFull makes the pool's health check keep MaxConns connections open:
+// MinIdleConns rather than MinConns, so that idle connections are still
+// closed after maxConnIdleTime (a firewall may drop an idle flow) and
+// replaced by fresh ones.
+func keepFull(cfg *pgxpool.Config) {
+	cfg.MinIdleConns = cfg.MaxConns
 }

@@ -8,6 +8,7 @@ import (
 	neturl "net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,6 +29,13 @@ type Options struct {
 	// first call connects. (For a read replica that may be down when the
 	// gateway starts: its breaker deals with it.)
 	Lazy bool
+	// Warm makes Open warm the store before it returns (Store.Warm: the
+	// database can serve, every connection of the pool open with the
+	// inquiry statements prepared) and keeps the pool full from then on: a
+	// connection closed for its age or idleness is replaced, prepared, in
+	// the background, so that no inquiry waits for a connect. For serving
+	// (not migrate or load: it needs a loaded ledger). Not with Lazy.
+	Warm bool
 }
 
 // ErrUnreachable is wrapped in the error of Open when the database did not
@@ -35,14 +43,19 @@ type Options struct {
 var ErrUnreachable = errors.New("database unreachable")
 
 // Store is the ledger on PostgreSQL: a pgxpool Pool and the inquiry
-// statements (prepared once per connection by pgx's statement cache). It
-// implements ledger.Store and is safe for concurrent use.
+// statements, prepared on every connection once the store is warm (Warm;
+// before, by pgx's statement cache on first use). It implements
+// ledger.Store and ledger.Pooled, and is safe for concurrent use.
 type Store struct {
-	pool   *Pool
-	closed atomic.Bool
+	pool    *Pool
+	prepare atomic.Bool // warm: every new connection prepares the inquiries (Open's pools)
+	closed  atomic.Bool
 }
 
-var _ ledger.Store = (*Store)(nil)
+var (
+	_ ledger.Store  = (*Store)(nil)
+	_ ledger.Pooled = (*Store)(nil)
+)
 
 // Open connects to the database at url (a postgres:// URL or key=value
 // DSN) and checks that it answers before ctx is done. A bad URL or an
@@ -54,19 +67,126 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, errors.New("database URL is not valid: " + scrub(cause(err), url, urlPassword(url)))
 	}
+	s := &Store{}
+	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+		if s.prepare.Load() {
+			return prepareInquiries(ctx, c)
+		}
+		return nil
+	}
+	warm := opts.Warm && !opts.Lazy
+	if warm {
+		keepFull(cfg)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, errors.New("database URL is not valid: " + scrub(cause(err), url, cfg.ConnConfig.Password))
 	}
+	s.pool = pool
 	if opts.Lazy {
-		return &Store{pool: pool}, nil
+		return s, nil
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, &connError{msg: "database " + describe(cfg.ConnConfig) + " unreachable: " + scrub(cause(err), url, cfg.ConnConfig.Password), err: err}
 	}
-	return &Store{pool: pool}, nil
+	if warm {
+		if err := s.Warm(ctx); err != nil {
+			pool.Close()
+			return nil, err
+		}
+	}
+	return s, nil
 }
+
+// prepareInquiries prepares the inquiry statements on a connection (the
+// pool's AfterConnect once the store is warm: a connection joins the pool
+// only once they are, so no inquiry pays for parsing and planning them).
+// Each is named by its SQL text, under which pgx finds it when Inquire
+// runs that text (on a connection without it, pgx's statement cache
+// prepares it on first use). Preparing again is free.
+func prepareInquiries(ctx context.Context, c *pgx.Conn) error {
+	for _, sql := range [...]string{inquiryPension, inquiryInsurance} {
+		if _, err := c.Prepare(ctx, sql, sql); err != nil {
+			return fmt.Errorf("prepare the inquiry statements: %w", err)
+		}
+	}
+	return nil
+}
+
+// Conns implements ledger.Pooled: the size of the pool.
+func (s *Store) Conns() int { return int(s.pool.Config().MaxConns) }
+
+// Warm readies the store to serve before ctx is done: it checks that the
+// database can (Check), then opens every connection of the pool that is
+// not open yet, all at once, and prepares the inquiry statements on each;
+// from then on every connection the pool makes is prepared before it
+// joins the pool. So no inquiry waits for a connect or a prepare. It fails
+// when Check does, or when a connection cannot be opened, with an error
+// naming the database and how many of ledger.max_conns opened (never the
+// password), which wraps ErrUnreachable when the database did not answer
+// (as opposed to refusing, e.g. too many clients). Warming a warm store
+// costs a round trip per idle connection at most.
+func (s *Store) Warm(ctx context.Context) error {
+	if s.closed.Load() {
+		return ErrPoolClosed
+	}
+	if err := s.Check(ctx); err != nil {
+		return err
+	}
+	s.prepare.Store(true)
+	n := s.Conns()
+	conns := make([]*pgxpool.Conn, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Holding them all at once reaches every connection, the
+			// ones made before the hook was on included.
+			c, err := s.pool.Acquire(ctx)
+			if err == nil {
+				err = prepareInquiries(ctx, c.Conn())
+			}
+			conns[i], errs[i] = c, err
+		}()
+	}
+	wg.Wait()
+	opened := 0
+	var first error
+	for i, c := range conns {
+		if c != nil {
+			c.Release()
+		}
+		if errs[i] == nil {
+			opened++
+		} else if first == nil {
+			first = errs[i]
+		}
+	}
+	if first == nil {
+		return nil
+	}
+	cc := s.pool.Config().ConnConfig
+	msg := fmt.Sprintf("database %s: %d of %d connections (ledger.max_conns) opened: %s",
+		describe(cc), opened, n, scrub(cause(first), "", cc.Password))
+	var pe *pgconn.PgError
+	if errors.As(first, &pe) {
+		return &warmError{msg: msg, err: first} // it answered: refused (too many clients, ...)
+	}
+	return &connError{msg: msg, err: first}
+}
+
+// warmError is an error of Warm from a database that answered: a message
+// fit for an operator (no password) over the driver's error.
+type warmError struct {
+	msg string
+	err error
+}
+
+func (e *warmError) Error() string { return e.msg }
+func (e *warmError) Unwrap() error { return e.err }
 
 // NewStore makes a Store of a pool the caller made (Close closes it).
 func NewStore(pool *Pool) *Store { return &Store{pool: pool} }
