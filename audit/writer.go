@@ -609,7 +609,7 @@ func (w *Writer) insert(recs []Record) (errs []error, err error) {
 		w.down(err)
 		return nil, err
 	}
-	n, err := exec(ctx, c.c, recs)
+	n, err := execBatch(ctx, c.c, recs)
 	if err == nil {
 		w.c.written.Add(uint64(n))
 		w.putConn(c)
@@ -621,7 +621,7 @@ func (w *Writer) insert(recs []Record) (errs []error, err error) {
 		return nil, err
 	}
 	for i := range recs {
-		n, err := exec(ctx, c.c, recs[i:i+1])
+		n, err := execBatch(ctx, c.c, recs[i:i+1])
 		switch {
 		case err == nil:
 			w.c.written.Add(uint64(n))
@@ -642,7 +642,7 @@ func (w *Writer) insert(recs []Record) (errs []error, err error) {
 	return errs, nil
 }
 
-func exec(ctx context.Context, c *pgx.Conn, recs []Record) (int64, error) {
+func execBatch(ctx context.Context, c *pgx.Conn, recs []Record) (int64, error) {
 	n := len(recs)
 	ids, inst, term, stan, rrn, svc, pan, rc := make([]string, n), make([]string, n), make([]string, n), make([]string, n),
 		make([]string, n), make([]string, n), make([]string, n), make([]string, n)

@@ -28,6 +28,13 @@ import (
 func auditDB(t testing.TB) string {
 	t.Helper()
 	u := pgtest.NewDatabase(t)
+	migrateAt(t, u)
+	return u
+}
+
+// migrateAt creates the schema (audit_log among it) in the database at u.
+func migrateAt(t testing.TB, u string) {
+	t.Helper()
 	ctx := context.Background()
 	st, err := postgres.Open(ctx, u, postgres.Options{MaxConns: 1})
 	if err != nil {
@@ -37,7 +44,6 @@ func auditDB(t testing.TB) string {
 	if _, err := postgres.Migrate(ctx, st.Pool()); err != nil {
 		t.Fatal(err)
 	}
-	return u
 }
 
 // stored is the audit_log table: id → response code.
