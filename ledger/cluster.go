@@ -39,8 +39,9 @@ type Pooled interface {
 // ClusterOptions tune NewCluster. Zero values take the defaults.
 type ClusterOptions struct {
 	// Guard configures the breaker and deadline of each host (each host
-	// has a breaker of its own). Its Name, OnStateChange and Limiter are
-	// set by the cluster.
+	// has a breaker of its own). Its Name and Limiter are set by the
+	// cluster; its OnStateChange, when set, is told the changes of every
+	// host's breaker.
 	Guard GuardOptions
 	// Attempts is how many hosts one inquiry is tried on, one after the
 	// other, each under Guard.Timeout (default 2, at most the number of
@@ -157,7 +158,13 @@ func (c *Cluster) newHost(name string, s Store) *clusterHost {
 	c.metrics.addLimiter(name, h.lim)
 	gopts := c.opts.Guard
 	gopts.Name = name
-	gopts.OnStateChange = func(_, to BreakerState) { h.m.state(to) }
+	hook := gopts.OnStateChange
+	gopts.OnStateChange = func(from, to BreakerState) {
+		h.m.state(to)
+		if hook != nil {
+			hook(from, to)
+		}
+	}
 	gopts.Limiter = h.lim
 	h.g = Guard(s, gopts, c.log)
 	h.m.state(BreakerClosed)

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bli/atmgw/card"
+	"github.com/bli/atmgw/internal/config"
 	"github.com/bli/atmgw/internal/metrictest"
 	"github.com/bli/atmgw/ledger"
 	"github.com/bli/atmgw/ledger/pgtest"
@@ -225,5 +226,216 @@ func TestClusterHostStoppedUnderLoad(t *testing.T) {
 				run.ok[phaseUp].Load(), run.ok[phaseDown].Load(), run.unavailable[phaseDown].Load(), run.ok[phaseBack].Load(),
 				metrictest.Value(t, reg, "atmgw_ledger_failovers_total"))
 		})
+	}
+}
+
+// loadedURL is the URL of a fresh database holding the Hand ledger.
+func loadedURL(t testing.TB) (string, *card.PANHasher) {
+	t.Helper()
+	ctx := ctxT(t)
+	url := pgtest.NewDatabase(t)
+	st, err := postgres.Open(ctx, url, postgres.Options{MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := postgres.Migrate(ctx, st.Pool()); err != nil {
+		t.Fatal(err)
+	}
+	h := storetest.Hasher()
+	load(t, st, storetest.Hand().Files(), h)
+	return url, h
+}
+
+// appCluster builds a cluster of one host the way atmgw serve does
+// (internal/app's openLedger): the host opened warm (postgres.Options.Warm),
+// and the cluster's deadline, breaker and limiter from the configuration's
+// defaults for ledger.max_conns = maxConns. tune may change the options.
+func appCluster(t testing.TB, url string, maxConns int, reg prometheus.Registerer, tune func(*ledger.ClusterOptions)) *ledger.Cluster {
+	t.Helper()
+	var cfg config.Config
+	if err := config.Parse(fmt.Appendf(nil, "ledger: {max_conns: %d}\n", maxConns), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	l := cfg.Ledger
+	st, err := postgres.Open(ctxT(t), url, postgres.Options{MaxConns: int32(l.MaxConns), Warm: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := ledger.ClusterOptions{
+		Guard: ledger.GuardOptions{
+			Timeout:     time.Duration(l.Timeout),
+			Failures:    uint32(l.Breaker.Failures),
+			OpenFor:     time.Duration(l.Breaker.OpenFor),
+			HalfOpenMax: uint32(l.Breaker.HalfOpenMax),
+		},
+		Attempts:      l.Attempts,
+		MaxConcurrent: l.MaxConcurrent,
+		Limit:         ledger.LimitOptions{Min: l.MinConcurrent, Queue: l.QueueLen(), QueueTimeout: time.Duration(l.QueueTimeout)},
+		Metrics:       ledger.NewMetrics(reg),
+	}
+	if tune != nil {
+		tune(&opts)
+	}
+	c := ledger.NewCluster(st, nil, opts, nil)
+	t.Cleanup(c.Close)
+	return c
+}
+
+// tally counts the results of a closed-loop load.
+type tally struct {
+	ok, unavailable, shed, timeouts atomic.Int64
+	mu                              sync.Mutex
+	wrong                           []string
+}
+
+func (ty *tally) add(err error) {
+	switch {
+	case err == nil:
+		ty.ok.Add(1)
+	case errors.Is(err, ledger.ErrUnavailable):
+		ty.unavailable.Add(1)
+		if errors.Is(err, ledger.ErrShed) {
+			ty.shed.Add(1)
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			ty.timeouts.Add(1)
+		}
+	default:
+		ty.mu.Lock()
+		ty.wrong = append(ty.wrong, err.Error())
+		ty.mu.Unlock()
+	}
+}
+
+func (ty *tally) total() int64 { return ty.ok.Load() + ty.unavailable.Load() }
+
+// closedLoop runs clients goroutines, each asking again as soon as it has
+// its answer, for d.
+func closedLoop(clients int, d time.Duration, ask func(i int) error) *tally {
+	var ty tally
+	var wg sync.WaitGroup
+	stop := time.Now().Add(d)
+	for g := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := g; time.Now().Before(stop); i += clients {
+				ty.add(ask(i))
+			}
+		}()
+	}
+	wg.Wait()
+	return &ty
+}
+
+// handQueries are inquiries of the Hand ledger with known answers.
+func handQueries(h *card.PANHasher) []ledger.Query {
+	return []ledger.Query{
+		{Institution: "700", PANHash: h.Hash("4000000000000001"), Service: card.ServiceInsurance},
+		{Institution: "700", PANHash: h.Hash("4000000000000001"), Service: card.ServicePension},
+		{Institution: "700", PANHash: h.Hash("4999999999999999"), Service: card.ServicePension}, // no consent
+	}
+}
+
+// The operator's case: a gateway just started, 64 requests outstanding at
+// once and all the time, PostgreSQL healthy. Built warm as atmgw serve
+// builds it, the cluster never opens its breaker and answers nearly every
+// inquiry (the bound is wide: a shared 2-core machine under -race;
+// BenchmarkFreshCluster64 in package ledger measures the 0.5% target).
+func TestFreshClusterUnder64Clients(t *testing.T) {
+	url, h := loadedURL(t)
+	reg := prometheus.NewRegistry()
+	var opened atomic.Int64
+	c := appCluster(t, url, postgres.DefaultMaxConns, reg, func(o *ledger.ClusterOptions) {
+		o.Guard.OnStateChange = func(_, to ledger.BreakerState) {
+			if to != ledger.BreakerClosed {
+				opened.Add(1)
+			}
+		}
+	})
+	if l := c.Hosts()[0].Limit; l != postgres.DefaultMaxConns {
+		t.Fatalf("limit %d at start, want the pool's %d", l, postgres.DefaultMaxConns)
+	}
+	qs := handQueries(h)
+	ty := closedLoop(64, 3*time.Second, func(i int) error {
+		q := qs[i%len(qs)]
+		a, err := c.Inquire(context.Background(), q)
+		if err == nil && q.Service == card.ServiceInsurance && (a.Insurance == nil || a.Insurance.SeniorityDays != storetest.HandSeniorityA) {
+			return fmt.Errorf("wrong answer: %+v", a.Insurance)
+		}
+		return err
+	})
+	n, un := ty.total(), ty.unavailable.Load()
+	share := float64(un) / float64(max(n, 1))
+	t.Logf("%d inquiries in 3s by 64 clients: %d answered, %d unavailable (%.3f%%: %d shed, %d timeouts); limit now %d; shed queue_full %v, queue_timeout %v",
+		n, ty.ok.Load(), un, 100*share, ty.shed.Load(), ty.timeouts.Load(), c.Hosts()[0].Limit,
+		metrictest.Value(t, reg, "atmgw_ledger_shed_total", "host", "primary", "reason", "queue_full"),
+		metrictest.Value(t, reg, "atmgw_ledger_shed_total", "host", "primary", "reason", "queue_timeout"))
+	if len(ty.wrong) > 0 {
+		t.Errorf("%d inquiries neither answered nor ErrUnavailable, e.g. %s", len(ty.wrong), ty.wrong[0])
+	}
+	if opened.Load() != 0 || c.Hosts()[0].Breaker != ledger.BreakerClosed {
+		t.Errorf("the breaker left closed %d times under load on a healthy database", opened.Load())
+	}
+	if ty.ok.Load() < 1000 {
+		t.Errorf("only %d answers in 3s", ty.ok.Load())
+	}
+	if share > 0.05 {
+		t.Errorf("%.2f%% of the inquiries unavailable, want at most 5%%", 100*share)
+	}
+	if v := metrictest.Value(t, reg, "atmgw_ledger_calls_total", "host", "primary", "outcome", "timeout"); v != 0 {
+		t.Errorf("%v inquiries timed out on a healthy database", v)
+	}
+}
+
+// Waiting for a pool connection is never a breaker failure: one connection,
+// 20 callers at once, a breaker that opens on the first failure. Every
+// inquiry is answered or shed (ErrShed), none times out, the breaker stays
+// closed.
+func TestPoolWaitIsNotABreakerFailure(t *testing.T) {
+	url, h := loadedURL(t)
+	reg := prometheus.NewRegistry()
+	var opened atomic.Int64
+	c := appCluster(t, url, 1, reg, func(o *ledger.ClusterOptions) {
+		o.Guard.Failures = 1
+		o.Guard.Timeout = 200 * time.Millisecond
+		o.Guard.OnStateChange = func(_, to ledger.BreakerState) {
+			if to != ledger.BreakerClosed {
+				opened.Add(1)
+			}
+		}
+	})
+	qs := handQueries(h)
+	ty := closedLoop(20, 2*time.Second, func(i int) error {
+		_, err := c.Inquire(context.Background(), qs[i%len(qs)])
+		if err != nil && !errors.Is(err, ledger.ErrShed) {
+			return fmt.Errorf("neither answered nor shed: %w", err)
+		}
+		return err
+	})
+	t.Logf("%d inquiries: %d answered, %d shed", ty.total(), ty.ok.Load(), ty.shed.Load())
+	if len(ty.wrong) > 0 {
+		t.Errorf("%d inquiries neither answered nor shed, e.g. %s", len(ty.wrong), ty.wrong[0])
+	}
+	if ty.unavailable.Load() != ty.shed.Load() {
+		t.Errorf("%d unavailable but %d shed", ty.unavailable.Load(), ty.shed.Load())
+	}
+	if opened.Load() != 0 || c.Hosts()[0].Breaker != ledger.BreakerClosed {
+		t.Errorf("waiting for the only connection opened the breaker (Failures: 1)")
+	}
+	if ty.ok.Load() < 50 || ty.shed.Load() == 0 {
+		t.Errorf("%d answered, %d shed: want both", ty.ok.Load(), ty.shed.Load())
+	}
+	for _, out := range []string{"error", "timeout"} {
+		if v := metrictest.Value(t, reg, "atmgw_ledger_calls_total", "host", "primary", "outcome", out); v != 0 {
+			t.Errorf("%v inquiries with outcome %s", v, out)
+		}
+	}
+	if v := metrictest.Value(t, reg, "atmgw_ledger_shed_total", "host", "primary", "reason", "queue_full"); v == 0 {
+		t.Errorf("no queue_full shed with 20 callers, a limit of 1 and a queue of 4")
 	}
 }

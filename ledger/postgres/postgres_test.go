@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	neturl "net/url"
 	"reflect"
 	"strings"
 	"sync"
@@ -389,4 +390,145 @@ func TestDemoSameAsMemory(t *testing.T) {
 
 func dump(a ledger.Answer) string {
 	return fmt.Sprintf("%+v %+v %+v %+v", a.Consent, a.Person, a.Pension, a.Insurance)
+}
+
+// preparedOnEach holds every connection of the pool at once and counts, on
+// each, the inquiry statements prepared in its session.
+func preparedOnEach(t *testing.T, st *postgres.Store) []int {
+	t.Helper()
+	ctx := ctxT(t)
+	var out []int
+	var conns []interface{ Release() }
+	defer func() {
+		for _, c := range conns {
+			c.Release()
+		}
+	}()
+	for range st.Conns() {
+		c, err := st.Pool().Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		var n int
+		if err := c.QueryRow(ctx, "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'SELECT c.national_id%'").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// Open with Warm opens every connection of the pool with the inquiry
+// statements prepared on each before it returns, and every connection the
+// pool makes later is prepared too; it refuses a database that cannot
+// serve (as Check).
+func TestWarm(t *testing.T) {
+	ctx := ctxT(t)
+	url := pgtest.NewDatabase(t)
+	// No schema, then no ledger: refused as Check refuses.
+	if _, err := postgres.Open(ctx, url, postgres.Options{MaxConns: 2, Warm: true}); err == nil || !strings.Contains(err.Error(), "atmgw migrate") {
+		t.Errorf("warm without a schema: %v", err)
+	}
+	plain, err := postgres.Open(ctx, url, postgres.Options{MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := postgres.Migrate(ctx, plain.Pool()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := postgres.Open(ctx, url, postgres.Options{MaxConns: 2, Warm: true}); err == nil || !strings.Contains(err.Error(), "atmgw load") {
+		t.Errorf("warm without a ledger: %v", err)
+	}
+	h := storetest.Hasher()
+	load(t, plain, storetest.Hand().Files(), h)
+	plain.Close()
+
+	st, err := postgres.Open(ctx, url, postgres.Options{MaxConns: 5, Warm: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if st.Conns() != 5 {
+		t.Errorf("Conns %d", st.Conns())
+	}
+	if s := st.Pool().Stat(); s.TotalConns() != 5 || s.IdleConns() != 5 {
+		t.Errorf("after a warm Open: %d connections, %d idle, want 5", s.TotalConns(), s.IdleConns())
+	}
+	for i, n := range preparedOnEach(t, st) {
+		if n != 2 {
+			t.Errorf("connection %d: %d inquiry statements prepared, want 2", i, n)
+		}
+	}
+	if st.Pool().Stat().NewConnsCount() != 5 {
+		t.Errorf("%d connections made, want the 5 of the warm-up", st.Pool().Stat().NewConnsCount())
+	}
+	// A connection that breaks is replaced by itself (the pool is kept
+	// full), prepared.
+	c, err := st.Pool().Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Conn().Close(ctx)
+	c.Release()
+	deadline := time.Now().Add(20 * time.Second)
+	for s := st.Pool().Stat(); s.NewConnsCount() < 6 || s.IdleConns() < 5; s = st.Pool().Stat() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the pool did not fill up again: %d connections, %d idle, %d made", s.TotalConns(), s.IdleConns(), s.NewConnsCount())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Connections made by an inquiry (every one dropped here) are
+	// prepared as they are made.
+	st.Pool().Reset()
+	q := ledger.Query{Institution: "700", PANHash: h.Hash("4000000000000001"), Service: card.ServiceInsurance}
+	if a, err := st.Inquire(ctx, q); err != nil || a.Insurance == nil || a.Insurance.SeniorityDays != storetest.HandSeniorityA {
+		t.Fatalf("inquiry after a reset: %+v %v", a.Insurance, err)
+	}
+	for i, n := range preparedOnEach(t, st) {
+		if n != 2 {
+			t.Errorf("new connection %d: %d inquiry statements prepared, want 2", i, n)
+		}
+	}
+	// Warming a warm store is harmless.
+	if err := st.Warm(ctx); err != nil {
+		t.Errorf("second warm-up: %v", err)
+	}
+}
+
+// A database that answers but lets in fewer connections than the pool
+// wants: Warm says how many opened, naming the key, and it is not
+// ErrUnreachable (the gateway must not start and hide it).
+func TestWarmTooFewConnections(t *testing.T) {
+	ctx := ctxT(t)
+	url := pgtest.NewDatabase(t)
+	plain, err := postgres.Open(ctx, url, postgres.Options{MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(plain.Close) // after the role is dropped
+	if _, err := postgres.Migrate(ctx, plain.Pool()); err != nil {
+		t.Fatal(err)
+	}
+	load(t, plain, storetest.Hand().Files(), storetest.Hasher())
+	role := "atmgw_warm_" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "_"))[len("testwarm"):] + fmt.Sprint(time.Now().UnixNano()%1_000_000)
+	if _, err := plain.Pool().Exec(ctx, "CREATE ROLE "+role+" LOGIN CONNECTION LIMIT 2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plain.Pool().Exec(ctx, "GRANT SELECT ON ALL TABLES IN SCHEMA public TO "+role); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		plain.Pool().Exec(context.Background(), "REVOKE ALL ON ALL TABLES IN SCHEMA public FROM "+role)
+		plain.Pool().Exec(context.Background(), "DROP ROLE IF EXISTS "+role)
+	})
+	u, err := neturl.Parse(url)
+	if err != nil {
+		t.Skipf("not a URL: %v", err)
+	}
+	u.User = neturl.User(role)
+	_, err = postgres.Open(ctx, u.String(), postgres.Options{MaxConns: 4, Warm: true})
+	if err == nil || !strings.Contains(err.Error(), "2 of 4 connections (ledger.max_conns)") || errors.Is(err, postgres.ErrUnreachable) {
+		t.Errorf("warm past the role's connection limit: %v", err)
+	}
 }
