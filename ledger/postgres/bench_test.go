@@ -1,12 +1,20 @@
 package postgres_test
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bli/atmgw/card"
+	"github.com/bli/atmgw/internal/metrictest"
 	"github.com/bli/atmgw/ledger"
 	"github.com/bli/atmgw/ledger/pgtest"
 	"github.com/bli/atmgw/ledger/postgres"
@@ -60,4 +68,96 @@ func BenchmarkInquire(b *testing.B) {
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
 	cpu := ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano()
 	b.ReportMetric(float64(cpu)/float64(b.N), "client-cpu-ns/op")
+}
+
+// BenchmarkCardStateCheck runs card state checks (decisions 7, 14, 15) on
+// the primary from 64 goroutines (a gateway's sessions), over 20k cards
+// already known (each check a new key and the card's next ATC, at the
+// default rate). Sub-benchmarks compare the group commit with one worker,
+// with the default two and with four, against one statement and one commit
+// per check (MaxBatch 1, on 16 connections). Reported: time per check
+// (the inverse of the throughput), the client's CPU per check, and the
+// mean batch size.
+func BenchmarkCardStateCheck(b *testing.B) {
+	for _, bc := range []struct {
+		name              string
+		workers, maxBatch int
+	}{
+		{"group/workers=1", 1, 0},
+		{"group/workers=2", 2, 0},
+		{"group/workers=4", 4, 0},
+		{"single/conns=16", 16, 1},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			benchCardState(b, bc.workers, bc.maxBatch)
+		})
+	}
+}
+
+func benchCardState(b *testing.B, workers, maxBatch int) {
+	ctx := ctxT(b)
+	url := cardStateDB(b)
+	reg := prometheus.NewRegistry()
+	s, err := postgres.OpenCardState(ctx, url, postgres.CardStateOptions{Workers: workers, MaxBatch: maxBatch, Registerer: reg})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	const cards = 20_000
+	hashes := make([]string, cards)
+	for i := range hashes {
+		hashes[i] = storetest.Hasher().Hash(fmt.Sprintf("40000000%08d", i))
+	}
+	var next atomic.Int64
+	check := func() error {
+		n := next.Add(1)
+		c := ledger.CardCheck{
+			Key:  "700|ATM00001|" + strconv.FormatInt(n, 10) + "|1102093000",
+			Card: true, PANHash: hashes[n%cards], ATC: uint16(n/cards + 1), Now: time.Now(),
+		}
+		_, err := s.Check(ctx, c)
+		return err
+	}
+	// Every card known before timing (a card's first check also inserts its row).
+	var wg sync.WaitGroup
+	for range 64 {
+		wg.Go(func() {
+			for next.Load() < cards {
+				if err := check(); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if _, err := s.Prune(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if c, err := pgx.Connect(ctx, url); err == nil {
+		c.Exec(ctx, "VACUUM ANALYZE")
+		c.Close(ctx)
+	}
+	batches0 := metrictest.Value(b, reg, "atmgw_card_state_batches_total")
+	n0 := next.Load()
+	b.SetParallelism(32) // 64 goroutines on 2 cores
+	b.ReportAllocs()
+	var ru0, ru1 syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := check(); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	cpu := ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano()
+	b.ReportMetric(float64(cpu)/float64(b.N), "client-cpu-ns/op")
+	if batches := metrictest.Value(b, reg, "atmgw_card_state_batches_total") - batches0; batches > 0 {
+		b.ReportMetric(float64(next.Load()-n0)/batches, "checks/batch")
+	}
 }

@@ -186,12 +186,13 @@ func unavailable(format string, a ...any) *unavailableError {
 // statement on each (the gateway does not start cold), and starts the
 // workers and the pruner. A bad URL, an unreachable or read-only server,
 // or a database without migration 0003 give a one-line error without the
-// password; an unreachable server's wraps ErrUnreachable.
+// password (and without a "card state" prefix: the caller says what it
+// opened); an unreachable server's wraps ErrUnreachable.
 func OpenCardState(ctx context.Context, url string, opts CardStateOptions) (*CardState, error) {
 	o := opts.defaults()
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, errors.New("card state: database URL is not valid: " + scrub(cause(err), url, urlPassword(url)))
+		return nil, errors.New("database URL is not valid: " + scrub(cause(err), url, urlPassword(url)))
 	}
 	password := cfg.ConnConfig.Password
 	cfg.MaxConns = int32(o.Workers + 2)
@@ -214,16 +215,16 @@ func OpenCardState(ctx context.Context, url string, opts CardStateOptions) (*Car
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, errors.New("card state: database URL is not valid: " + scrub(cause(err), url, password))
+		return nil, errors.New("database URL is not valid: " + scrub(cause(err), url, password))
 	}
 	desc := describe(cfg.ConnConfig)
 	if err := warm(ctx, pool, o.Workers); err != nil {
 		pool.Close()
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && pe.Code == "42883" { // undefined_function
-			return nil, fmt.Errorf("card state: database %s has no card state (migration 0003): run atmgw migrate", desc)
+			return nil, fmt.Errorf("database %s has no card state tables (migration 0003): run atmgw migrate", desc)
 		}
-		return nil, &connError{msg: "card state: database " + desc + " unreachable (or not a read-write primary): " + scrub(cause(err), url, password), err: err}
+		return nil, &connError{msg: "database " + desc + " unreachable (or not a read-write primary): " + scrub(cause(err), url, password), err: err}
 	}
 	m, err := newCardMetrics(o.Registerer)
 	if err != nil {

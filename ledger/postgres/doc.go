@@ -14,4 +14,17 @@
 // connection is destroyed when released; idle connections are closed
 // after five minutes; a connection attempt gives up after 5s unless the
 // URL says otherwise (connect_timeout).
+//
+// CardState is the card state of decisions 7, 14 and 15 (ledger.CardState)
+// on the primary, shared by every gateway on the database and durable
+// across restarts and crashes (migration 0003: card_duplicate_keys,
+// card_counters, and the function card_state_check). Checks are grouped:
+// whatever is queued when a worker is free (up to MaxBatch, default 256;
+// two workers by default) goes as one call of card_state_check, one
+// statement and one commit, which applies the checks in their order while
+// locking rows in one global order (keys, then cards) so that gateways
+// never deadlock. Times are the gateway's (CardCheck.Now). A failed batch
+// fails its checks with ledger.ErrUnavailable and marks the primary down:
+// checks then fail at once while a probe tries it again every second.
+// Expired duplicate keys are deleted every minute; cards never are.
 package postgres
