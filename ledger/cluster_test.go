@@ -401,3 +401,104 @@ func TestClusterClosesEveryHost(t *testing.T) {
 		t.Errorf("defaults %+v", o)
 	}
 }
+
+// workerStore is a database with a fixed capacity: workers inquiries at
+// once, each taking d; more wait inside it (under the caller's deadline).
+type workerStore struct {
+	sem chan struct{}
+	d   time.Duration
+}
+
+func (w *workerStore) Inquire(ctx context.Context, q ledger.Query) (ledger.Answer, error) {
+	select {
+	case w.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ledger.Answer{}, ctx.Err()
+	}
+	defer func() { <-w.sem }()
+	select {
+	case <-time.After(w.d):
+		return ledger.Answer{}, nil
+	case <-ctx.Done():
+		return ledger.Answer{}, ctx.Err()
+	}
+}
+func (w *workerStore) Ping(ctx context.Context) error { return nil }
+func (w *workerStore) Close()                         {}
+
+// Offered twice what the host can do (open loop): the breaker stays
+// closed, the host is kept busy, about the excess is shed (91) and
+// nothing else fails, and what is served waits at most queue_timeout +
+// timeout.
+func TestClusterOverloadShedsOnlyTheExcess(t *testing.T) {
+	const (
+		workers = 2
+		service = 10 * time.Millisecond // capacity: 200 inquiries/s
+		rate    = 400                   // offered per second
+		period  = 2 * time.Second
+	)
+	reg := prometheus.NewRegistry()
+	var trips atomic.Int64
+	c := ledger.NewCluster(&workerStore{sem: make(chan struct{}, workers), d: service}, nil, ledger.ClusterOptions{
+		MaxConcurrent: 8,
+		Guard: ledger.GuardOptions{OnStateChange: func(_, to ledger.BreakerState) {
+			if to != ledger.BreakerClosed {
+				trips.Add(1)
+			}
+		}},
+		Metrics: ledger.NewMetrics(reg),
+	}, nil)
+	defer c.Close()
+	var served, shed, other atomic.Int64
+	var maxServed atomic.Int64 // ns
+	var wg sync.WaitGroup
+	tick := time.NewTicker(time.Second / rate)
+	defer tick.Stop()
+	end := time.Now().Add(period)
+	offered := 0
+	for time.Now().Before(end) {
+		<-tick.C
+		offered++
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			_, err := c.Inquire(context.Background(), ledger.Query{})
+			d := int64(time.Since(start))
+			switch {
+			case err == nil:
+				served.Add(1)
+				for m := maxServed.Load(); d > m && !maxServed.CompareAndSwap(m, d); m = maxServed.Load() {
+				}
+			case errors.Is(err, ledger.ErrShed):
+				shed.Add(1)
+			default:
+				other.Add(1)
+				t.Errorf("neither served nor shed: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	capacity := float64(workers) * period.Seconds() / service.Seconds()
+	t.Logf("offered %d, served %d (capacity about %.0f), shed %d, slowest served %v, limit %d",
+		offered, served.Load(), capacity, shed.Load(), time.Duration(maxServed.Load()), c.Hosts()[0].Limit)
+	if trips.Load() != 0 {
+		t.Errorf("overload tripped the breaker %d times", trips.Load())
+	}
+	if float64(served.Load()) < 0.5*capacity || float64(served.Load()) > 1.2*capacity {
+		t.Errorf("served %d, want about the capacity %.0f", served.Load(), capacity)
+	}
+	if int(served.Load()+shed.Load()+other.Load()) != offered {
+		t.Errorf("lost inquiries")
+	}
+	if share := float64(shed.Load()) / float64(offered); share < 0.2 || share > 0.75 {
+		t.Errorf("shed %.0f%%, want about the excess (50%%)", 100*share)
+	}
+	o := c.Options()
+	if d := time.Duration(maxServed.Load()); d > o.Limit.QueueTimeout+o.Guard.Timeout {
+		t.Errorf("an inquiry served after %v, more than queue_timeout + timeout", d)
+	}
+	if v := metrictest.Value(t, reg, "atmgw_ledger_calls_total", "host", "primary", "outcome", "timeout"); v != 0 {
+		t.Errorf("%v timeouts", v)
+	}
+}
