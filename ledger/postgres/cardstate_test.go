@@ -430,3 +430,63 @@ func TestCardStateOpenErrors(t *testing.T) {
 		t.Errorf("read-only: %v", err)
 	}
 }
+
+// TestCardStateDeadlockRetried makes a batch deadlock with another session
+// (which holds card A, then wants the batch's new key): PostgreSQL aborts
+// the batch (40P01), which is tried again and answers once the other
+// session is gone.
+func TestCardStateDeadlockRetried(t *testing.T) {
+	url := cardStateDB(t)
+	reg := prometheus.NewRegistry()
+	s := openCardState(t, url, postgres.CardStateOptions{Timeout: 8 * time.Second, Registerer: reg})
+	defer s.Close()
+	mustCheck(t, s, cardCheck("K1", "A", 1, 0), ledger.CardAccepted)
+
+	ctx := ctxT(t)
+	c, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	tx, err := c.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	// The batch's session finds the deadlock (after the server's 1s), not this one.
+	if _, err := tx.Exec(ctx, "SET LOCAL deadlock_timeout = '20s'"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "SELECT 1 FROM card_counters FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		v   ledger.CardVerdict
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := s.Check(context.Background(), cardCheck("K2", "A", 2, time.Second))
+		done <- result{v, err}
+	}()
+	time.Sleep(300 * time.Millisecond) // the batch holds K2 and waits for A
+	if _, err := tx.Exec(ctx, "INSERT INTO card_duplicate_keys (key, seen_at) VALUES ('K2', 0)"); err != nil {
+		t.Fatalf("the other session: %v", err)
+	}
+	// The batch was aborted (this insert went through) and now waits for K2.
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil || r.v != ledger.CardAccepted {
+		t.Fatalf("after the deadlock: %v %v", r.v, r.err)
+	}
+	// Once, or twice when the first retry takes K2 before the other
+	// session's waiting insert does (then they deadlock again).
+	if v := metrictest.Value(t, reg, "atmgw_card_state_retries_total"); v < 1 || v > 2 {
+		t.Errorf("retries %v, want 1 or 2", v)
+	}
+	if v := metrictest.Value(t, reg, "atmgw_card_state_errors_total"); v != 0 {
+		t.Errorf("errors %v, want 0", v)
+	}
+}
