@@ -346,10 +346,10 @@ func classify(ctx context.Context, err error) Outcome {
 		return OutcomeRejected
 	case errors.Is(ctx.Err(), context.Canceled):
 		return OutcomeCancelled
+	case !errors.Is(err, ErrUnavailable) && ctx.Err() != nil:
+		return OutcomeCancelled // not called: the caller's deadline had passed (or did while it waited for its turn)
 	case errors.Is(err, context.DeadlineExceeded):
 		return OutcomeTimeout
-	case !errors.Is(err, ErrUnavailable) && ctx.Err() != nil:
-		return OutcomeCancelled // not called: the caller's deadline had passed
 	}
 	return OutcomeError
 }

@@ -502,3 +502,39 @@ func TestClusterOverloadShedsOnlyTheExcess(t *testing.T) {
 		t.Errorf("%v timeouts", v)
 	}
 }
+
+// A caller whose own deadline passes while its inquiry waits for its turn
+// gets its context's error: not shed, not a timeout of the host.
+func TestClusterCallerDeadlineWhileQueued(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	slow := &gatedStore{gate: make(chan struct{})}
+	c := ledger.NewCluster(slow, nil, ledger.ClusterOptions{
+		MaxConcurrent: 1,
+		Limit:         ledger.LimitOptions{QueueTimeout: time.Minute},
+		Guard:         ledger.GuardOptions{Timeout: time.Hour, Failures: 1},
+		Metrics:       ledger.NewMetrics(reg),
+	}, nil)
+	defer c.Close()
+	held := make(chan error, 1)
+	go func() {
+		_, err := c.Inquire(context.Background(), ledger.Query{})
+		held <- err
+	}()
+	waitFor(t, func() bool { return slow.entered.Load() == 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	_, err := c.Inquire(ctx, ledger.Query{})
+	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ledger.ErrShed) {
+		t.Fatalf("caller's deadline while queued: %v", err)
+	}
+	if v := metrictest.Value(t, reg, "atmgw_ledger_calls_total", "host", "primary", "outcome", "cancelled"); v != 1 {
+		t.Errorf("cancelled: %v", v)
+	}
+	close(slow.gate)
+	if err := <-held; err != nil {
+		t.Errorf("held: %v", err)
+	}
+	if c.Hosts()[0].Breaker != ledger.BreakerClosed || slow.entered.Load() != 1 {
+		t.Errorf("breaker %v, %d calls reached the store", c.Hosts()[0].Breaker, slow.entered.Load())
+	}
+}

@@ -242,7 +242,11 @@ func (g *Guarded) call(ctx context.Context, f func(context.Context) (Answer, err
 		ans, err := f(cctx)
 		ct.ran, ct.sent = time.Since(start), true
 		if err == nil {
-			permit.Release(ResultOK)
+			if priority {
+				permit.Release(ResultIgnored) // a ping's latency is not an inquiry's
+			} else {
+				permit.Release(ResultOK)
+			}
 			return ans, nil
 		}
 		if errors.Is(ctx.Err(), context.Canceled) {
