@@ -56,9 +56,11 @@ func openLedger(ctx context.Context, cfg *config.Config, h *card.PANHasher, log 
 		if err != nil {
 			return nil, nil, false, err
 		}
+		log.Info("ledger host warm", zap.String("host", ledger.HostPrimary), zap.Int("conns", pg.Conns()))
 		primary = pg
 		for i, url := range cfg.Ledger.Replicas {
 			r, err := openHost(ctx, url, cfg)
+			warm := err == nil
 			if errors.Is(err, postgres.ErrUnreachable) {
 				// A replica down at start does not stop the gateway: its
 				// breaker keeps it out of use until it answers.
@@ -69,6 +71,9 @@ func openLedger(ctx context.Context, cfg *config.Config, h *card.PANHasher, log 
 			if err != nil {
 				closeAll()
 				return nil, nil, false, fmt.Errorf("ledger.replicas[%d]: %w", i, err)
+			}
+			if warm {
+				log.Info("ledger host warm", zap.String("host", fmt.Sprintf("replica%d", i+1)), zap.Int("conns", r.Conns()))
 			}
 			replicas = append(replicas, r)
 		}

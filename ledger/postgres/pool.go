@@ -28,7 +28,9 @@ const DefaultMaxConns = 16
 // background); a warm pool (Options.Warm, keepFull) is topped up to
 // MaxConns idle connections, so that the connections closed for idleness
 // or age are replaced (and prepared) in the background rather than by an
-// inquiry.
+// inquiry; such a pool of a host that went down is dialled again at each
+// health check, in the background, which costs inquiries nothing (its
+// breaker keeps them away) and refills it as soon as the host is back.
 const (
 	// maxConnIdleTime closes a connection idle this long (pgxpool's
 	// default is 30 minutes; firewalls between the gateway and the
