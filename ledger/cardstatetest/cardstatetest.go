@@ -121,6 +121,9 @@ func Run(t *testing.T, newState NewState) {
 		step{key: "K2", card: "B", atc: 1, at: 7 * time.Second, want: dup}, // so this one is a duplicate
 		step{key: "K2|", card: "B", atc: 1, at: 8 * time.Second, want: ok}, // another key
 		step{key: "k2", card: "B", atc: 2, at: 9 * time.Second, want: ok},  // keys are exact
+		step{key: "700|\x00\xff\xfe|1|2", at: 10 * time.Second, want: ok},  // keys are bytes, not text
+		step{key: "700|\x00\xff\xfe|1|2", at: 11 * time.Second, want: dup},
+		step{key: "700|\x00\xff\xfd|1|2", at: 12 * time.Second, want: ok},
 	)
 	seq("declined at 8 to 13 consumes no ATC and no rate", rate(2),
 		step{at: 0, want: ok},
