@@ -234,7 +234,7 @@ func TestCardStateDatabaseStopped(t *testing.T) {
 			t.Fatalf("database stopped, check %d: %v", i, err)
 		}
 	}
-	if d := time.Since(start); d > 500*time.Millisecond {
+	if d := time.Since(start); d > 2*time.Second { // 25s if each waited for the deadline
 		t.Fatalf("50 checks against a database marked down took %s: not failing fast", d)
 	}
 	if v := metrictest.Value(t, reg, "atmgw_card_state_up"); v != 0 {
@@ -312,7 +312,7 @@ func TestCardStateDeadline(t *testing.T) {
 	start := time.Now()
 	_, err = s.Check(short, cardCheck("K2", "A", 2, time.Second))
 	cancel()
-	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 400*time.Millisecond {
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > time.Second {
 		t.Fatalf("caller's deadline: %v after %s", err, time.Since(start))
 	}
 	start = time.Now()
