@@ -218,8 +218,12 @@ func (g *Guarded) call(ctx context.Context, f func(context.Context) (Answer, err
 	if err := ctx.Err(); err != nil {
 		return Answer{}, ct, fmt.Errorf("ledger: not called: %w", err)
 	}
+	// The permit is given back once the breaker has counted the call, so
+	// that a call it admits next sees the breaker's new state.
+	var permit Permit
+	result := ResultIgnored
+	defer func() { permit.Release(result) }() // a store's panic included
 	ans, err := g.cb.Execute(func() (Answer, error) {
-		var permit Permit
 		if g.opts.Limiter != nil {
 			t0 := time.Now()
 			p, err := g.opts.Limiter.acquire(ctx, priority)
@@ -232,7 +236,6 @@ func (g *Guarded) call(ctx context.Context, f func(context.Context) (Answer, err
 			}
 			permit = p
 			if g.cb.State() == gobreaker.StateOpen {
-				permit.Release(ResultIgnored)
 				return Answer{}, errNotSent
 			}
 		}
@@ -242,19 +245,16 @@ func (g *Guarded) call(ctx context.Context, f func(context.Context) (Answer, err
 		ans, err := f(cctx)
 		ct.ran, ct.sent = time.Since(start), true
 		if err == nil {
-			if priority {
-				permit.Release(ResultIgnored) // a ping's latency is not an inquiry's
-			} else {
-				permit.Release(ResultOK)
+			if !priority { // a ping's latency is not an inquiry's
+				result = ResultOK
 			}
 			return ans, nil
 		}
 		if errors.Is(ctx.Err(), context.Canceled) {
-			permit.Release(ResultIgnored)
 			return Answer{}, fmt.Errorf("%w: %w", errCallerGone, ctx.Err())
 		}
 		if cctx.Err() != nil && ctx.Err() == nil {
-			permit.Release(ResultDropped)
+			result = ResultDropped
 			if errors.Is(err, ErrUnavailable) {
 				return Answer{}, err
 			}
@@ -263,7 +263,6 @@ func (g *Guarded) call(ctx context.Context, f func(context.Context) (Answer, err
 			}
 			return Answer{}, fmt.Errorf("%w: no answer within %v: %w", ErrUnavailable, g.opts.Timeout, err)
 		}
-		permit.Release(ResultIgnored)
 		if errors.Is(err, ErrUnavailable) {
 			return Answer{}, err
 		}

@@ -277,3 +277,27 @@ func TestGuardBreakerOpenedWhileWaiting(t *testing.T) {
 		t.Errorf("permit left: %d in flight", l.InFlight())
 	}
 }
+
+type panickyStore struct{ fakeStore }
+
+func (p *panickyStore) Inquire(ctx context.Context, q ledger.Query) (ledger.Answer, error) {
+	panic("bug in the store")
+}
+
+// A store that panics does not keep its permit: the limiter is free again
+// for the next call.
+func TestGuardPanicReleasesPermit(t *testing.T) {
+	l := ledger.NewLimiter(ledger.LimitOptions{Max: 1, Queue: -1})
+	g := ledger.Guard(&panickyStore{}, ledger.GuardOptions{Limiter: l}, nil)
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("no panic")
+			}
+		}()
+		g.Inquire(context.Background(), ledger.Query{})
+	}()
+	if n := l.InFlight(); n != 0 {
+		t.Errorf("%d permits held after a panic", n)
+	}
+}
