@@ -235,6 +235,21 @@ func Run(t *testing.T, newState NewState) {
 		step{key: "K", at: 121 * time.Second, want: dup},
 		step{key: "L", at: 121 * time.Second, want: ok},
 	)
+	t.Run("an empty key and an empty hash are values like others", func(t *testing.T) {
+		s := newState(t, rate(-1))
+		defer s.Close()
+		empty := ledger.CardCheck{Key: "", Card: true, PANHash: "", ATC: 1, Now: T0}
+		if v := check(t, s, empty); v != ok {
+			t.Fatalf("first: %v", v)
+		}
+		if v := check(t, s, empty); v != dup {
+			t.Fatalf("again: %v", v)
+		}
+		empty.Key = "K"
+		if v := check(t, s, empty); v != replay {
+			t.Fatalf("the empty hash's ATC again: %v", v)
+		}
+	})
 	t.Run("cancelled context", func(t *testing.T) {
 		s := newState(t, rate(-1))
 		defer s.Close()

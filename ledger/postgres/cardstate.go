@@ -402,10 +402,10 @@ func (s *CardState) run(b *batch) {
 	b.atcs, b.nows = b.atcs[:0], b.nows[:0]
 	var latest int64
 	for _, it := range b.items {
-		b.keys = append(b.keys, []byte(it.c.Key))
+		b.keys = append(b.keys, bytesOf(it.c.Key))
 		b.cards = append(b.cards, it.c.Card)
 		if it.c.Card {
-			b.hashes = append(b.hashes, []byte(it.c.PANHash))
+			b.hashes = append(b.hashes, bytesOf(it.c.PANHash))
 		} else {
 			b.hashes = append(b.hashes, nil)
 		}
@@ -444,6 +444,15 @@ func (s *CardState) run(b *batch) {
 		it.done <- cardResult{v: v}
 	}
 	clear(b.items)
+}
+
+// bytesOf is s as bytes, never nil (nil would be NULL, and a NULL key
+// would fail the whole batch).
+func bytesOf(s string) []byte {
+	if s == "" {
+		return []byte{}
+	}
+	return []byte(s)
 }
 
 func (s *CardState) answerErr(b *batch, err error) {
