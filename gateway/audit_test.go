@@ -51,6 +51,13 @@ func auditRows(t *testing.T, dbURL string) map[string]auditRow {
 	}
 	if n != len(out) {
 		t.Errorf("audit_log holds %d rows for %d STANs: a request recorded twice", n, len(out))
+		dump, _ := c.Query(ctx, "SELECT id, stan, response_code FROM audit_log ORDER BY stan")
+		for dump.Next() {
+			var id, stan, rc string
+			dump.Scan(&id, &stan, &rc)
+			t.Logf("%s %s %s", id, stan, rc)
+		}
+		dump.Close()
 	}
 	return out
 }

@@ -171,6 +171,15 @@ func TestEndToEnd(t *testing.T) {
 	if r := e.signOn(c, "999"); r.ResponseCode != "05" {
 		t.Fatalf("unknown institution sign-on: %s", r.ResponseCode)
 	}
+	// A sign-on answered 05 closes the connection.
+	if !c.Closed(5 * time.Second) {
+		t.Fatal("the connection of a refused sign-on was kept")
+	}
+	c, err = testclient.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
 	if r := e.signOn(c, "700"); r.ResponseCode != "00" {
 		t.Fatalf("sign-on 700: %s", r.ResponseCode)
 	}
