@@ -528,7 +528,17 @@ func TestWarmTooFewConnections(t *testing.T) {
 	}
 	u.User = neturl.User(role)
 	_, err = postgres.Open(ctx, u.String(), postgres.Options{MaxConns: 4, Warm: true})
-	if err == nil || !strings.Contains(err.Error(), "2 of 4 connections (ledger.max_conns)") || errors.Is(err, postgres.ErrUnreachable) {
+	// The pool tops itself up in the background from the start, so the
+	// limit may already bite at Open's ping: then the database's own
+	// refusal is the message.
+	switch {
+	case err == nil:
+		t.Error("warm past the role's connection limit: no error")
+	case strings.Contains(err.Error(), "of 4 connections (ledger.max_conns)"):
+		if errors.Is(err, postgres.ErrUnreachable) {
+			t.Errorf("warm past the role's connection limit: %v is ErrUnreachable", err)
+		}
+	case !strings.Contains(err.Error(), "too many connections"):
 		t.Errorf("warm past the role's connection limit: %v", err)
 	}
 }
