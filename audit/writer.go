@@ -292,14 +292,7 @@ func (w *Writer) Close(ctx context.Context) error {
 	<-w.done
 	stop()
 	w.cancel()
-	for more := true; more; {
-		select {
-		case c := <-w.conns:
-			c.close()
-		default:
-			more = false
-		}
-	}
+	w.dropIdle()
 	left, err := w.spool.close()
 	switch {
 	case left > 0 && w.connCfg != nil:
@@ -555,22 +548,35 @@ func (w *Writer) connect(ctx context.Context, n int) error {
 	return nil
 }
 
-// getConn takes an idle connection of the current epoch, or opens one.
-func (w *Writer) getConn(ctx context.Context) (*dbConn, error) {
+// getConn takes an idle connection of the current epoch (reused), or
+// opens one.
+func (w *Writer) getConn(ctx context.Context) (c *dbConn, reused bool, err error) {
 	for {
 		select {
 		case c := <-w.conns:
 			if c.epoch == w.epoch.Load() && !c.c.IsClosed() {
-				return c, nil
+				return c, true, nil
 			}
 			c.close()
 		default:
 			epoch := w.epoch.Load()
 			c, err := pgx.ConnectConfig(ctx, w.connCfg)
 			if err != nil {
-				return nil, err
+				return nil, false, err
 			}
-			return &dbConn{c, epoch}, nil
+			return &dbConn{c, epoch}, false, nil
+		}
+	}
+}
+
+// dropIdle closes the idle connections.
+func (w *Writer) dropIdle() {
+	for {
+		select {
+		case c := <-w.conns:
+			c.close()
+		default:
+			return
 		}
 	}
 }
@@ -604,12 +610,26 @@ ON CONFLICT (id) DO NOTHING`
 func (w *Writer) insert(recs []Record) (errs []error, err error) {
 	ctx, cancel := context.WithTimeout(w.base, w.opts.Timeout)
 	defer cancel()
-	c, err := w.getConn(ctx)
+	c, reused, err := w.getConn(ctx)
 	if err != nil {
 		w.down(err)
 		return nil, err
 	}
 	n, err := execBatch(ctx, c.c, recs)
+	if err != nil && reused && !refused(err) && ctx.Err() == nil {
+		// A connection idle in the pool may have died meanwhile (a database
+		// restart, an idle timeout on the way): once more on a new one before
+		// the database counts as down. The batch may have been stored by the
+		// first try: ON CONFLICT keeps one row.
+		w.log.Debug("audit: a pooled connection failed: trying a new one", zap.Error(err))
+		c.close()
+		w.dropIdle()
+		if c, _, err = w.getConn(ctx); err != nil {
+			w.down(err)
+			return nil, err
+		}
+		n, err = execBatch(ctx, c.c, recs)
+	}
 	if err == nil {
 		w.c.written.Add(uint64(n))
 		w.putConn(c)
@@ -691,14 +711,7 @@ func (w *Writer) reject(r Record, err error) error {
 func (w *Writer) down(err error) {
 	w.c.failed.Add(1)
 	w.epoch.Add(1)
-	for more := true; more; {
-		select {
-		case c := <-w.conns:
-			c.close()
-		default:
-			more = false
-		}
-	}
+	w.dropIdle()
 	if w.dbUp.Swap(false) && w.base.Err() == nil {
 		w.log.Warn("audit: database unavailable: records go to the spool until it is back", zap.Error(err))
 	}

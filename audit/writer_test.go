@@ -677,3 +677,23 @@ func TestStoredFields(t *testing.T) {
 		t.Errorf("pan_hash %q, terminal %q", pan, term)
 	}
 }
+
+// A connection that died while idle in the pool (the database restarted
+// between two batches) costs a reconnect, not a spooled batch.
+func TestDeadIdleConnectionIsReplaced(t *testing.T) {
+	dbURL := auditDB(t)
+	pu, _ := url.Parse(dbURL)
+	px := newProxy(t, pu.Host)
+	w, err := Open(context.Background(), Options{DatabaseURL: px.via(t, dbURL), SpoolDir: t.TempDir(), ProbeInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close(context.Background())
+	write(t, w, rec("before", "00"))
+	px.down() // every connection reset
+	px.up()
+	write(t, w, rec("after", "00"))
+	if st := w.Stats(); st.Spooled != 0 || st.FailedBatches != 0 || st.Written != 2 || !st.DatabaseUp {
+		t.Errorf("%+v", st)
+	}
+}
