@@ -7,13 +7,15 @@
 // spool and fsync'd — and the gateway sends the answer only then, so a
 // crash (kill -9, power loss) loses no record of an answer that left.
 // Write puts the record in a bounded queue (Options.Buffer; when full,
-// Write waits for room until its ctx ends) and waits for its batch. Batch
-// writers (two, each with its own connection: two batches in flight) take
-// what is queued, up to BatchSize, without waiting for more (group
-// commit): one multi-row INSERT ... ON CONFLICT (id) DO NOTHING, one
-// commit, for all the records that arrived while the previous batch was
-// committing. Latency grows by about one commit; throughput is that of
-// batches. Every record carries a unique id (a random per-process prefix
+// Write waits for room until its ctx ends) and waits for its batch. Two
+// batch writers (two batches in flight, each on a connection of its own,
+// opened at Open and kept warm) take what is queued, up to BatchSize,
+// without waiting for more (group commit): one multi-row INSERT ... ON
+// CONFLICT (id) DO NOTHING, one commit, for all the records that arrived
+// while the previous batch was committing. An answer waits about one
+// commit longer; throughput is that of batches (BenchmarkWrite). A
+// connection that died idle (a database restart) is replaced once before
+// the database counts as down. Every record carries a unique id (a random per-process prefix
 // and a sequence), so writing a record twice stores it once: replays are
 // idempotent.
 //
