@@ -490,3 +490,65 @@ func TestCardStateDeadlockRetried(t *testing.T) {
 		t.Errorf("errors %v, want 0", v)
 	}
 }
+
+// TestCardStateStaysIndexed: the function's plans are made while the card
+// table is small (a fresh database) and kept by each connection; as the
+// table grows they must still find a card by its key, not read the whole
+// table per check (the cost then grows with every card ever seen: it once
+// made an inquiry cost PostgreSQL 4x more at 20,000 cards).
+func TestCardStateStaysIndexed(t *testing.T) {
+	url := cardStateDB(t)
+	s := openCardState(t, url, postgres.CardStateOptions{CardStateOptions: ledger.CardStateOptions{RateLimit: -1}, Workers: 1})
+	defer s.Close()
+	// Plans made on a nearly empty table (PL/pgSQL goes generic after five runs).
+	for i := range 20 {
+		mustCheck(t, s, cardCheck(fmt.Sprintf("warm-%d", i), fmt.Sprintf("c%d", i%3), uint16(i+1), time.Duration(i)*time.Millisecond), ledger.CardAccepted)
+	}
+	// Statistics of a small table (autovacuum takes them within a minute
+	// of the first checks), and plans made from them.
+	analyze(t, url, "card_counters")
+	for i := range 20 {
+		mustCheck(t, s, cardCheck(fmt.Sprintf("warm2-%d", i), fmt.Sprintf("c%d", i%3), uint16(100+i), time.Duration(i)*time.Millisecond), ledger.CardAccepted)
+	}
+	// The table grows behind the plans' back.
+	var n int64
+	query(t, url, `WITH ins AS (INSERT INTO card_counters (pan_hash, atc)
+		SELECT convert_to('grown-' || g, 'UTF8'), 1 FROM generate_series(1, 50000) g RETURNING 1)
+		SELECT count(*) FROM ins`, &n)
+	var before int64
+	query(t, url, "SELECT pg_stat_force_next_flush() IS NULL AND true, coalesce((SELECT seq_tup_read FROM pg_stat_user_tables WHERE relname = 'card_counters'), 0)", new(bool), &before)
+	const checks = 100
+	for i := range checks {
+		mustCheck(t, s, cardCheck(fmt.Sprintf("grown-%d", i), fmt.Sprintf("new-%d", i), 1, time.Second), ledger.CardAccepted)
+	}
+	// The backend's counters reach the statistics within a second or so of going idle.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var read, upd int64
+		query(t, url, "SELECT seq_tup_read, n_tup_upd FROM pg_stat_user_tables WHERE relname = 'card_counters'", &read, &upd)
+		if upd >= 40+checks {
+			t.Logf("%d checks: %d rows read by sequential scan, %d updates (table of %d cards)", checks, read-before, upd, n)
+			if read-before > 5*n {
+				t.Fatalf("%d checks read %d rows of card_counters by sequential scan (%d rows in the table)", checks, read-before, n)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Skipf("the statistics did not catch up (%d updates seen)", upd)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func analyze(t testing.TB, url, table string) {
+	t.Helper()
+	ctx := ctxT(t)
+	c, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	if _, err := c.Exec(ctx, "ANALYZE "+table); err != nil {
+		t.Fatal(err)
+	}
+}

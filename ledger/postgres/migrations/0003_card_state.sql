@@ -50,7 +50,14 @@ CREATE FUNCTION card_state_check(
 	p_rate_limit  integer,
 	p_rate_window bigint
 ) RETURNS smallint[]
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+-- PL/pgSQL caches one plan per statement and session. Made while
+-- card_counters was small (a fresh database, the first minutes of a
+-- gateway), that plan is a sequential scan, kept as the table grows to
+-- millions of cards: every check would then read the whole table. The
+-- lookups by primary key must always be index scans.
+SET enable_seqscan = off
+AS $$
 DECLARE
 	n       integer := coalesce(cardinality(p_keys), 0);
 	verdict smallint[] := array_fill(0::smallint, ARRAY[n]);
