@@ -1,12 +1,15 @@
 package gateway_test
 
 import (
+	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/bli/atmgw/card"
 	"github.com/bli/atmgw/gateway/gatewaytest"
+	"github.com/bli/atmgw/internal/app"
 	"github.com/bli/atmgw/internal/config"
 	"github.com/bli/atmgw/internal/metrictest"
 	"github.com/bli/atmgw/internal/testclient"
@@ -62,6 +65,11 @@ func TestPrimaryDownCardState(t *testing.T) {
 			if r, err := cl.Do(req(3), nil, 10*time.Second); err != nil || r.ResponseCode != c.dupe {
 				t.Fatalf("its duplicate with the primary down: %v %+v, want %s", err, r, c.dupe)
 			}
+			rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := gw.App.Ready(rctx); err == nil {
+				t.Error("/readyz would say ready with the primary down")
+			}
 			if c.counted == 0 {
 				return // no fallback: no such metric
 			}
@@ -69,5 +77,36 @@ func TestPrimaryDownCardState(t *testing.T) {
 				t.Errorf("atmgw_card_state_fallbacks_total %v, want %v", n, c.counted)
 			}
 		})
+	}
+}
+
+// Without partners (a library user's Reload: the configuration refuses it)
+// the gateway is not ready, and the connections bound to the partners that
+// went are closed.
+func TestNotReadyWithoutPartners(t *testing.T) {
+	gw := gatewaytest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := gw.App.Ready(ctx); err != nil {
+		t.Fatalf("ready: %v", err)
+	}
+	c, err := testclient.Dial(gw.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	on := &iso.Message{MTI: "0800", TransmissionTime: "1124153000", STAN: "000001", Institution: "700", NetworkCode: "001"}
+	if r, err := c.Do(on, nil, 5*time.Second); err != nil || r.ResponseCode != "00" {
+		t.Fatalf("sign-on: %v %+v", err, r)
+	}
+	book, _ := app.Profiles(gw.Config)
+	if n, err := gw.App.Server.Reload(nil, book); err != nil || n != 1 {
+		t.Fatalf("reload to no partners: %d closed, %v", n, err)
+	}
+	if err := gw.App.Ready(ctx); err == nil || !strings.Contains(err.Error(), "no partner") {
+		t.Fatalf("ready with no partners: %v", err)
+	}
+	if !c.Closed(5 * time.Second) {
+		t.Fatal("a connection of a partner that went was kept")
 	}
 }

@@ -154,15 +154,10 @@ func (h *Handler) NetworkManagement(req *Request, current *Partner, peer Peer, b
 			return Response{Msg: resp, Decision: "sign-on: " + why, Close: true}, current
 		}
 		p := h.Partner(m.Institution)
+		if why := h.refusal(p, peer); why != "" {
+			return refuse(why)
+		}
 		switch {
-		case p == nil:
-			return refuse("unknown institution")
-		case !peer.Addr.IsValid() || !p.allowed(peer.Addr):
-			return refuse("source address not allowed")
-		case len(p.CertNames) > 0 && !peer.hasCertName(p.CertNames):
-			return refuse("no client certificate of this partner")
-		case h.certBoundElsewhere(peer, p):
-			return refuse("client certificate bound to another partner")
 		case current != nil && current.Institution != p.Institution:
 			// One connection belongs to one institution.
 			return refuse("connection bound to another institution")
@@ -185,6 +180,26 @@ func (h *Handler) NetworkManagement(req *Request, current *Partner, peer Peer, b
 	resp.ResponseCode = iso.RCInvalidTransaction
 	return Response{Msg: resp, Decision: "unknown network management code"}, current
 }
+
+// refusal is why a peer may not be bound to partner p ("": it may): the
+// one rule that a sign-on and a reload (Server.Reload, for the connections
+// already bound) apply.
+func (h *Handler) refusal(p *Partner, peer Peer) string {
+	switch {
+	case p == nil:
+		return "unknown institution"
+	case !peer.Addr.IsValid() || !p.allowed(peer.Addr):
+		return "source address not allowed"
+	case len(p.CertNames) > 0 && !peer.hasCertName(p.CertNames):
+		return "no client certificate of this partner"
+	case h.certBoundElsewhere(peer, p):
+		return "client certificate bound to another partner"
+	}
+	return ""
+}
+
+// Partners is the number of partners configured now.
+func (h *Handler) Partners() int { return len(h.routing.Load().partners) }
 
 // certBoundElsewhere reports whether the peer's certificate is bound to a
 // partner other than p.

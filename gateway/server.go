@@ -203,10 +203,38 @@ func (s *Server) beginShutdown() {
 	s.mu.Unlock()
 }
 
-// Reload replaces the partners and profiles without dropping connections
-// (see Handler.Reload).
-func (s *Server) Reload(partners []Partner, profiles *limits.Book) error {
-	return s.handler.Reload(partners, profiles)
+// Reload replaces the partners and profiles and applies them to the
+// connections already open: a connection that the new configuration would
+// not have admitted is closed once what it has in flight is answered (a
+// bound one whose partner was removed, whose source address left the
+// partner's networks, or whose client certificate no longer binds it; an
+// unbound one from an address outside every partner's networks, unless
+// AdmitStrangers). The others keep their binding and get the new
+// settings (MAC key, profiles) from their next request on. It returns the
+// number of connections closed.
+func (s *Server) Reload(partners []Partner, profiles *limits.Book) (int, error) {
+	if err := s.handler.Reload(partners, profiles); err != nil {
+		return 0, err
+	}
+	closed := 0
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for ss := range s.sessions {
+		why := ""
+		if inst := ss.bound.Load(); inst != nil {
+			if r := s.handler.refusal(s.handler.Partner(*inst), ss.peer); r != "" {
+				why = reasonReloadPrefix + r
+			}
+		} else if !s.opts.AdmitStrangers && !s.handler.Welcome(ss.peer.Addr) {
+			why = reasonReloadPrefix + "source outside every partner's networks"
+		}
+		if why != "" {
+			closed++
+			ss.log.Info("reload: closing the connection", zap.String("why", why))
+			ss.drain(why)
+		}
+	}
+	return closed, nil
 }
 
 // Sessions returns the number of open connections.

@@ -37,6 +37,9 @@ const (
 	reasonSignOnDeadline = "no sign-on within the deadline"
 	reasonSignOnRefused  = "sign-on refused"
 	reasonPanic          = "panic"
+	// reasonReloadPrefix starts the reason of a connection a reload no
+	// longer admits ("reload: unknown institution", ...).
+	reasonReloadPrefix = "reload: "
 )
 
 // sessionEnv is all a session may use of its server: the handler, the

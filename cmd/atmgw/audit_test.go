@@ -231,11 +231,11 @@ func TestAuditAcrossSIGTERM(t *testing.T) {
 func TestAuditConfigErrors(t *testing.T) {
 	dir := t.TempDir()
 	cases := map[string]string{
-		"audit:\n  mode: database\n":    "audit.mode: database needs database_url",
-		"audit:\n  mode: sometimes\n":   "audit.mode",
-		"audit:\n  batch_size: -1\n":    "audit.batch_size",
-		"audit:\n  buffer: -5\n":        "audit.buffer",
-		"audit:\n  timeout: x\n":        "not a duration",
+		"audit:\n  mode: database\n":  "audit.mode: database needs database_url",
+		"audit:\n  mode: sometimes\n": "audit.mode",
+		"audit:\n  batch_size: -1\n":  "audit.batch_size",
+		"audit:\n  buffer: -5\n":      "audit.buffer",
+		"audit:\n  timeout: x\n":      "not a duration",
 	}
 	i := 0
 	for extra, want := range cases {

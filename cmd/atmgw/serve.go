@@ -165,23 +165,26 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 }
 
 // reload re-reads the configuration file on SIGHUP and applies its
-// partners and profiles without dropping connections. A bad file changes
-// nothing. The other keys (listen addresses, database, keys of the PAN hash)
-// need a restart.
+// partners and profiles: connections the new partners would not admit are
+// closed, the others stay. A file that could not start the gateway changes
+// nothing. The other keys (listen addresses, database, keys of the PAN
+// hash) need a restart.
 func reload(c *common, g *app.Gateway, log *zap.Logger) {
 	if c.configPath == "" {
 		log.Warn("SIGHUP: no --config file to reload: nothing changed")
 		return
 	}
 	cfg, err := loadConfig(c)
+	closed := 0
 	if err == nil {
-		err = g.Reload(cfg)
+		closed, err = g.Reload(cfg)
 	}
 	if err != nil {
 		log.Error("SIGHUP: configuration not reloaded; the old one stays", zap.Error(err))
 		return
 	}
-	log.Info("SIGHUP: partners and profiles reloaded", zap.Int("partners", len(cfg.Partners)))
+	log.Info("SIGHUP: partners and profiles reloaded", zap.Int("partners", len(cfg.Partners)),
+		zap.Int("connections_closed", closed))
 }
 
 func isTLS(l net.Listener) bool {
@@ -189,8 +192,9 @@ func isTLS(l net.Listener) bool {
 	return !plain
 }
 
-// adminMux serves /metrics, /healthz (the process is up) and /readyz (it
-// serves partners and its ledger answers).
+// adminMux serves /metrics, /healthz (the process is up: liveness) and
+// /readyz (it serves partners: some are configured, the ledger and the
+// card state answer).
 func adminMux(g *app.Gateway, ready *atomic.Bool) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(g.Registry, promhttp.HandlerOpts{}))
@@ -204,8 +208,8 @@ func adminMux(g *app.Gateway, ready *atomic.Bool) *http.ServeMux {
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
 		defer cancel()
-		if err := g.Store.Ping(ctx); err != nil {
-			http.Error(w, "not ready: ledger unavailable", http.StatusServiceUnavailable)
+		if err := g.Ready(ctx); err != nil {
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ready")

@@ -23,11 +23,12 @@ import (
 
 // Gateway is a wired, not yet serving, gateway.
 type Gateway struct {
-	Server   *gateway.Server
-	Store    ledger.Store         // the guarded store the server uses
-	Demo     bool                 // running on the embedded demo ledger
-	Registry *prometheus.Registry // the metrics of this gateway
-	closer   func()
+	Server    *gateway.Server
+	Store     ledger.Store         // the guarded store the server uses
+	CardState ledger.CardState     // decisions 7, 14, 15
+	Demo      bool                 // running on the embedded demo ledger
+	Registry  *prometheus.Registry // the metrics of this gateway
+	closer    func()
 }
 
 // Close flushes the audit trail and releases the ledger (after the server
@@ -85,8 +86,8 @@ func Partners(cfg *config.Config) []gateway.Partner {
 // ledger: PostgreSQL when database_url is set (and fails with a clear error
 // when it is unreachable), the embedded demo ledger otherwise.
 func Build(ctx context.Context, cfg *config.Config, log *zap.Logger) (*Gateway, error) {
-	if len(cfg.Partners) == 0 {
-		return nil, errors.New("no partners configured: nobody could sign on")
+	if err := Check(cfg); err != nil {
+		return nil, err
 	}
 	h, err := Hasher(cfg)
 	if err != nil {
@@ -114,6 +115,7 @@ func Build(ctx context.Context, cfg *config.Config, log *zap.Logger) (*Gateway, 
 		closeLedger()
 		return nil, err
 	}
+	g.CardState = cs
 	g.closer = func() {
 		closeAudit()
 		cs.Close()
@@ -152,12 +154,58 @@ func oneLine(err error) error {
 	return errors.New(strings.ReplaceAll(err.Error(), "\n", "; "))
 }
 
-// Reload applies the partners and profiles of a new, validated
-// configuration to the running gateway without dropping connections.
-func (g *Gateway) Reload(cfg *config.Config) error {
-	book, err := Profiles(cfg)
-	if err != nil {
+// Check is what a configuration (validated by config) must hold for a
+// gateway to start on it, beyond the database: partners, a PAN key, the
+// profiles, the TLS listener's files. A start and a reload (SIGHUP) both
+// apply it, so that a reload refuses whatever a start refuses.
+func Check(cfg *config.Config) error {
+	if len(cfg.Partners) == 0 {
+		return errors.New("no partners configured: nobody could sign on")
+	}
+	if _, err := Hasher(cfg); err != nil {
 		return err
 	}
+	if _, err := Profiles(cfg); err != nil {
+		return err
+	}
+	if cfg.TLS.Listen != "" {
+		if _, err := TLSConfig(&cfg.TLS); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Reload applies the partners and profiles of a new, validated
+// configuration to the running gateway, after Check (a file that could
+// not start the gateway changes nothing). Connections that the new
+// partners would not have admitted are closed (gateway.Server.Reload);
+// it returns how many.
+func (g *Gateway) Reload(cfg *config.Config) (int, error) {
+	if err := Check(cfg); err != nil {
+		return 0, err
+	}
+	book, err := Profiles(cfg)
+	if err != nil {
+		return 0, err
+	}
 	return g.Server.Reload(Partners(cfg), book)
+}
+
+// Ready is nil when the gateway can answer inquiries: partners are
+// configured, the ledger answers a ping, and the card state (on the
+// primary) answers too. /readyz reports it.
+func (g *Gateway) Ready(ctx context.Context) error {
+	if g.Server.Handler().Partners() == 0 {
+		return errors.New("no partner configured")
+	}
+	if err := g.Store.Ping(ctx); err != nil {
+		return errors.New("ledger unavailable")
+	}
+	if p, ok := g.CardState.(interface{ Ping(context.Context) error }); ok {
+		if err := p.Ping(ctx); err != nil {
+			return errors.New("card state unavailable")
+		}
+	}
+	return nil
 }

@@ -684,3 +684,18 @@ func newCardMetrics(reg prometheus.Registerer) (*cardMetrics, error) {
 	}
 	return m, nil
 }
+
+// Ping is nil when the primary answers (for /readyz): not marked down, and
+// a connection of the pool answers a ping before ctx is done.
+func (s *CardState) Ping(ctx context.Context) error {
+	if s.closed.Load() {
+		return ErrPoolClosed
+	}
+	if d := s.down.Load(); d != nil {
+		return d
+	}
+	if err := s.pool.Ping(ctx); err != nil {
+		return unavailable("the primary does not answer: %s", cause(err))
+	}
+	return nil
+}
