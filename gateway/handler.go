@@ -83,11 +83,11 @@ type routing struct {
 	profiles *limits.Book
 }
 
-// Reload replaces the partners and the profiles. Connections stay open:
-// a connection signed on as an institution that is still configured goes
-// on with the new settings (MAC key, allowed networks for the next
-// sign-on, profiles); one whose institution was removed is answered as not
-// signed on until it signs on again.
+// Reload replaces the partners and the profiles: every request from now
+// on is decided under them (MAC key, profiles, the next sign-on's allowed
+// networks and certificates). Server.Reload also closes the connections
+// they would not admit; on the handler alone, a connection whose
+// institution was removed is answered as not signed on.
 func (h *Handler) Reload(partners []Partner, profiles *limits.Book) error {
 	if profiles == nil {
 		return errors.New("gateway: no profiles")
