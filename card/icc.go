@@ -11,19 +11,23 @@ type ICC struct {
 	CID           byte    // 9F27
 	ATC           uint16  // 9F36
 	Unpredictable [4]byte // 9F37
-	// PANSequence is 5F34 when HasPANSequence: 0-99 from a BCD byte
-	// (EMV format n2, 0x01 is 1), or the binary value of a byte that is not
-	// BCD (0x0A is 10).
+	// PANSequence is 5F34 when HasPANSequence: 0-99, from its one BCD
+	// byte (EMV format n2: 0x01 is 1, 0x10 is 10).
 	PANSequence    int
 	HasPANSequence bool
 }
 
 // ParseICC reads DE55. It must carry 9F26 (8 bytes), 9F27 (1), 9F36 (2) and
-// 9F37 (4) at its top level; 5F34 (1 byte) is optional and, when present
-// with a DE23 (cardSequence, three ASCII digits, "" when absent), must agree
-// with it. A tag present twice at the top level is an error. Other tags,
-// and the contents of constructed templates, are allowed and not looked
-// into. Every error is a *TLVError (tag, offset, reason; never a value).
+// 9F37 (4) at its top level; their values are not checked (the cryptogram
+// is not verified: the gateway holds no card keys). 5F34 (1 byte) is
+// optional; when present it must be BCD (EMV format n2: 0x10 is 10, and a
+// byte such as 0x0A is refused, ErrSequenceNotBCD), DE23 (cardSequence,
+// three ASCII digits, "" when absent) must be present
+// (ErrSequenceWithoutDE23) and must agree with it: DE23 "010" goes with
+// 5F34 0x10 only. A DE23 without 5F34 is accepted as it is. A tag present
+// twice at the top level is an error. Other tags, and the contents of
+// constructed templates, are allowed and not looked into. Every error is a
+// *TLVError (tag, offset, reason; never a value).
 func ParseICC(data []byte, cardSequence string) (ICC, error) {
 	var icc ICC
 	if len(data) > MaxICCLen {
@@ -85,11 +89,16 @@ func ParseICC(data []byte, cardSequence string) (ICC, error) {
 	icc.ATC = uint16(v[0])<<8 | uint16(v[1])
 	copy(icc.Unpredictable[:], tlvs[found[3]].Value)
 	if i := found[4]; i >= 0 {
-		icc.PANSequence = decodeSequence(tlvs[i].Value[0])
-		icc.HasPANSequence = true
-		if seq >= 0 && seq != icc.PANSequence {
+		n, ok := decodeSequence(tlvs[i].Value[0])
+		switch {
+		case !ok:
+			return ICC{}, &TLVError{Tag: TagPANSequence, Offset: offsets[i], Err: ErrSequenceNotBCD}
+		case seq < 0:
+			return ICC{}, &TLVError{Tag: TagPANSequence, Offset: offsets[i], Err: ErrSequenceWithoutDE23}
+		case seq != n:
 			return ICC{}, &TLVError{Tag: TagPANSequence, Offset: offsets[i], Err: ErrSequenceMismatch}
 		}
+		icc.PANSequence, icc.HasPANSequence = n, true
 	}
 	return icc, nil
 }
@@ -102,18 +111,18 @@ func parseTopLevel(data []byte) ([]TLV, []int, error) {
 	return tlvs, offsets, err
 }
 
-// decodeSequence reads the 5F34 byte: BCD when both nibbles are digits,
-// the binary value otherwise.
-func decodeSequence(b byte) int {
+// decodeSequence reads the 5F34 byte as two BCD digits; ok is false when
+// a nibble is not a digit (0x0A, 0xFF).
+func decodeSequence(b byte) (n int, ok bool) {
 	hi, lo := b>>4, b&0x0F
-	if hi <= 9 && lo <= 9 {
-		return int(hi)*10 + int(lo)
+	if hi > 9 || lo > 9 {
+		return 0, false
 	}
-	return int(b)
+	return int(hi)*10 + int(lo), true
 }
 
 // encodeSequence is the inverse of decodeSequence for 0-99 (BCD); other
-// values travel as their low byte.
+// values travel as their low byte (which ParseICC may refuse).
 func encodeSequence(n int) byte {
 	if n >= 0 && n <= 99 {
 		return byte(n/10)<<4 | byte(n%10)

@@ -44,7 +44,7 @@ func TestParseICCAccepts(t *testing.T) {
 		hasSeq  bool
 		wantATC uint16
 	}{
-		{"example without DE23", exampleDE55, "", 1, true, 42},
+		{"example with DE23", exampleDE55, "001", 1, true, 42},
 		{"no 5F34, DE23 present", crypt + cid + atc + un, "001", 0, false, 42},
 		{"no 5F34, no DE23", crypt + cid + atc + un, "", 0, false, 42},
 		{"other order", un + "5F340100" + atc + cid + crypt, "000", 0, true, 42},
@@ -53,7 +53,8 @@ func TestParseICCAccepts(t *testing.T) {
 		{"long-form lengths", "9F2681081A2B3C4D5E6F7081" + "9F27820001" + "80" + atc + un, "", 0, false, 42},
 		{"padding", "0000" + crypt + "00" + cid + atc + un + "00", "", 0, false, 42},
 		{"BCD sequence 10", crypt + cid + atc + un + "5F340110", "010", 10, true, 42},
-		{"binary sequence 0A", crypt + cid + atc + un + "5F34010A", "010", 10, true, 42},
+		{"BCD sequence 99", crypt + cid + atc + un + "5F340199", "099", 99, true, 42},
+		{"DE23 without 5F34 is not checked", crypt + cid + atc + un, "100", 0, false, 42},
 		{"ATC 65535", crypt + cid + "9F3602FFFF" + un, "", 0, false, 65535},
 	}
 	for _, tc := range tests {
@@ -106,6 +107,13 @@ func TestParseICCErrors(t *testing.T) {
 		{"duplicate unknown tag", "9A03241124" + all + "9A03241125", "", ErrDuplicateTag, 0x9A, 32},
 		{"5F34 disagrees with DE23", all + "5F340101", "002", ErrSequenceMismatch, TagPANSequence, 27},
 		{"5F34 BCD 10 vs DE23 016", all + "5F340110", "016", ErrSequenceMismatch, TagPANSequence, 27},
+		// Decisions of docs/interface.md section 3: 5F34 is BCD (n2) only,
+		// and a 5F34 needs a DE23 to agree with.
+		{"5F34 binary 0A vs DE23 010", all + "5F34010A", "010", ErrSequenceNotBCD, TagPANSequence, 27},
+		{"5F34 FF", all + "5F3401FF", "", ErrSequenceNotBCD, TagPANSequence, 27},
+		{"5F34 without DE23", all + "5F340101", "", ErrSequenceWithoutDE23, TagPANSequence, 27},
+		{"example without DE23", exampleDE55, "", ErrSequenceWithoutDE23, TagPANSequence, 27},
+		{"DE23 100 cannot agree with a 5F34", all + "5F340100", "100", ErrSequenceMismatch, TagPANSequence, 27},
 		{"DE23 too short", all, "01", ErrCardSequence, 0, -1},
 		{"DE23 not digits", all, "0A1", ErrCardSequence, 0, -1},
 		{"truncated value", crypt + cid + "9F3602002A9F3704DEAD", "", ErrValueTruncated, TagUnpredictable, 20},

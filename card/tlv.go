@@ -103,8 +103,13 @@ var (
 	ErrMissingTag       = errors.New("mandatory tag missing")
 	ErrTagLength        = errors.New("wrong value length")
 	ErrSequenceMismatch = errors.New("PAN sequence number disagrees with DE23")
-	ErrCardSequence     = errors.New("DE23 is not 3 digits")
-	ErrICCTooLong       = errors.New("ICC data longer than 255 bytes")
+	// ErrSequenceNotBCD: 5F34 is not two BCD digits (EMV format n2).
+	ErrSequenceNotBCD = errors.New("PAN sequence number is not BCD")
+	// ErrSequenceWithoutDE23: 5F34 is present and DE23 is not; the
+	// contract's check that they agree needs both.
+	ErrSequenceWithoutDE23 = errors.New("PAN sequence number without DE23")
+	ErrCardSequence        = errors.New("DE23 is not 3 digits")
+	ErrICCTooLong          = errors.New("ICC data longer than 255 bytes")
 )
 
 // TLVError is what the TLV parser and ParseICC return: which tag, where,
