@@ -705,3 +705,39 @@ func TestInterfaceDocRateAndATC(t *testing.T) {
 		t.Fatalf("10 minutes after the approvals (65s in between): %s", got)
 	}
 }
+
+// TestLayoutDocAmountsEdge: the example of docs/layout.md section 3 (the
+// amounts' edge before the end of the line) is what limits draws.
+func TestLayoutDocAmountsEdge(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "docs", "layout.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	i := strings.Index(doc, "**[atmgw] The amounts' edge.**")
+	if i < 0 {
+		t.Fatal("layout.md has no paragraph on the amounts' edge")
+	}
+	doc = doc[i:]
+	start := strings.Index(doc, "```\n")
+	end := strings.Index(doc[start+4:], "```")
+	if start < 0 || end < 0 {
+		t.Fatal("no example after the paragraph")
+	}
+	var want []string
+	for _, l := range strings.Split(strings.TrimSpace(doc[start+4:start+4+end]), "\n") {
+		if strings.HasPrefix(l, "|") {
+			want = append(want, strings.TrimRight(strings.TrimSuffix(strings.TrimPrefix(l, "|"), "|"), " "))
+		}
+	}
+	in := limits.Inquiry{Service: card.ServicePension, Name: "王小明", Institution: "700", Pension: &ledger.PensionStatement{
+		AsOf: time.Date(2024, 10, 31, 0, 0, 0, 0, time.UTC), Contributions: 12000, Earnings: 812,
+		Rows: []ledger.PensionRow{
+			{Year: 2024, Month: 8, Kind: ledger.KindEmployer, Unit: "台積電", Amount: 6000},
+			{Year: 2024, Month: 7, Kind: ledger.KindEarnings, Unit: "勞動部", Amount: 812},
+		}}}
+	got := strings.Split(limits.DecodeBig5(limits.Screen(limits.Profile{Columns: 40, Lines: 16}, in)), "\n")
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("limits draws\n%s\nlayout.md shows\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
