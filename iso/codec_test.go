@@ -262,6 +262,23 @@ func TestDecodeLenient(t *testing.T) {
 	if m, err = iso.Decode(raw); err != nil || m.Institution != "700" {
 		t.Fatalf("%v %v", err, m)
 	}
+	// docs/interface.md section 3 writes these down: lower-case DE64, and
+	// an all-zero secondary bitmap on a 0200, are tolerated too.
+	raw = build("0200", with(pension, 64, "545396b9976a4d0f")...)
+	if m, err = iso.Decode(raw); err != nil || len(m.MAC) != 8 || m.MAC[0] != 0x54 || m.MAC[7] != 0x0F {
+		t.Fatalf("lower-case DE64: %v %X", err, m.MAC)
+	}
+	raw = build("0200", pension...)
+	if raw[4] != '6' {
+		t.Fatalf("the pension bitmap %s should start with 6 (bits 2 and 3)", raw[4:20])
+	}
+	raw = []byte(string(raw[:4]) + "E" + string(raw[5:20]) + "0000000000000000" + string(raw[20:]))
+	if m, err = iso.Decode(raw); err != nil || m.PAN != examplePAN || m.Has(70) {
+		t.Fatalf("0200 with an empty secondary bitmap: %v %v", err, m)
+	}
+	if b, err := iso.Encode(m); err != nil || string(b[4:20]) != "623C060108C00200" {
+		t.Fatalf("re-encoded without the secondary bitmap: %v %s", err, b)
+	}
 }
 
 func TestDecodeReportsEveryFieldProblem(t *testing.T) {
