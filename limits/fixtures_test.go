@@ -35,6 +35,16 @@ func partnerProfiles() []partnerProfile {
 	}
 }
 
+// narrowProfiles are narrow screens and receipts, as Chunghwa Post's, for
+// the goldens of the narrow layouts (docs/layout.md, section 3).
+func narrowProfiles() []partnerProfile {
+	return []partnerProfile{
+		{"narrow-20", "700", "", "Chunghwa Post 中華郵政", "ATM70001", Pair{Profile{20, 18}, Profile{20, 30}}},
+		{"narrow-24", "700", "", "Chunghwa Post 中華郵政", "ATM70001", Pair{Profile{24, 16}, Profile{24, 24}}},
+		{"narrow-32", "700", "", "Chunghwa Post 中華郵政", "ATM70001", Pair{Profile{32, 12}, Profile{32, 18}}},
+	}
+}
+
 func date(y, m, d int) time.Time { return time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC) }
 
 func inquiryTime() time.Time {

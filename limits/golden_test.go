@@ -28,12 +28,14 @@ func frame(b *strings.Builder, title string, p Profile, text []byte) {
 	b.WriteString(edge + "\n")
 }
 
-// TestGolden renders the screen and receipt of every partner profile, for
-// both services, with six rows and with none, and a decline, checks the
-// hard rules on the Big5 bytes and compares UTF-8 renderings for review
-// with testdata/golden (go test ./limits -run Golden -update rewrites them).
+// TestGolden renders the screen and receipt of every partner profile, and
+// of narrow profiles (20, 24 and 32 columns), for both services, with six
+// rows and with none, and a decline, checks the hard rules on the Big5
+// bytes and compares UTF-8 renderings for review with testdata/golden (go
+// test ./limits -run Golden -update rewrites them). The narrow profiles'
+// files also show the worst case Validate lays out.
 func TestGolden(t *testing.T) {
-	for _, pp := range partnerProfiles() {
+	for _, pp := range append(partnerProfiles(), narrowProfiles()...) {
 		t.Run(pp.file, func(t *testing.T) {
 			var b strings.Builder
 			fmt.Fprintf(&b, "# %s %s, terminal %s: screen %v, receipt %v\n\n", pp.institution, pp.name, pp.terminal, pp.pair.Screen, pp.pair.Receipt)
@@ -53,6 +55,22 @@ func TestGolden(t *testing.T) {
 					}
 					assertContent(t, "screen "+what, screen, in, false, true)
 					assertContent(t, "receipt "+what, receipt, in, true, true)
+					frame(&b, "screen, "+what, pp.pair.Screen, screen)
+					frame(&b, "receipt, "+what, pp.pair.Receipt, receipt)
+				}
+			}
+			if strings.HasPrefix(pp.file, "narrow") {
+				for _, in := range worstCases()[:2] {
+					what := fmt.Sprintf("%v, worst case", in.Service)
+					screen, receipt := Screen(pp.pair.Screen, in), Receipt(pp.pair.Receipt, in)
+					if err := Check(pp.pair.Screen, screen); err != nil {
+						t.Errorf("screen %s: %v", what, err)
+					}
+					if err := Check(pp.pair.Receipt, receipt); err != nil {
+						t.Errorf("receipt %s: %v", what, err)
+					}
+					assertContent(t, "screen "+what, screen, in, false, false)
+					assertContent(t, "receipt "+what, receipt, in, true, false)
 					frame(&b, "screen, "+what, pp.pair.Screen, screen)
 					frame(&b, "receipt, "+what, pp.pair.Receipt, receipt)
 				}

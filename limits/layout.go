@@ -54,6 +54,23 @@ const (
 	headAmount         = "金額"
 	headSalary         = "薪資"
 	headSalaryLong     = "投保薪資"
+
+	// Compact forms, for profiles too narrow for the words above
+	// (docs/layout.md, section 3).
+	titlePensionShort   = "勞退個人專戶"
+	titleInsuranceShort = "勞保投保資料"
+	shortAsOf           = "截至："
+	shortInstitution    = "機構："
+	shortTerminal       = "機號："
+	shortTime           = "時間："
+	shortRRN            = "參考號："
+	shortPAN            = "末四碼："
+	shortContributions  = "累計提繳："
+	shortEarnings       = "累計收益："
+	shortSeniority      = "總年資："
+	// The lag notice over two lines, where it does not fit on one.
+	lagNotice1 = "註：提繳資料約有"
+	lagNotice2 = "三個月時間落差"
 )
 
 const (
@@ -179,18 +196,95 @@ func trimUnit(s string) string {
 	return strings.TrimFunc(s, func(r rune) bool { return unicode.IsSpace(r) || r < 0x20 || r == 0x7F })
 }
 
+// rowForm is how a row is laid out.
+type rowForm int
+
+const (
+	// formOne: period, kind, unit name and amount on one line.
+	formOne rowForm = iota
+	// formTwo: period, kind and amount, then the unit name indented.
+	formTwo
+	// formSplit: period and kind, then the unit name indented and the
+	// amount, for profiles too narrow for an amount beside the kind.
+	formSplit
+	// formThree: period and kind, the unit name indented, the amount.
+	formThree
+)
+
+// label is a label in its full and compact forms.
+type label struct{ full, short string }
+
+var (
+	lAsOf          = label{labelAsOf, shortAsOf}
+	lInstitution   = label{labelInstitution, shortInstitution}
+	lTerminal      = label{labelTerminal, shortTerminal}
+	lTime          = label{labelTime, shortTime}
+	lRRN           = label{labelRRN, shortRRN}
+	lPAN           = label{labelPAN, shortPAN}
+	lContributions = label{labelContributions, shortContributions}
+	lEarnings      = label{labelEarnings, shortEarnings}
+	lSeniority     = label{labelSeniority, shortSeniority}
+)
+
+// fieldForm is how a label and its value are laid out: the full or the
+// compact label, the value beside it or on the next line.
+type fieldForm struct{ short, under bool }
+
+func (l label) text(f fieldForm) string {
+	if f.short {
+		return l.short
+	}
+	return l.full
+}
+
+// fieldForms in order of preference: fewer lines first, then the full
+// label.
+var fieldForms = [...]fieldForm{{}, {short: true}, {under: true}, {short: true, under: true}}
+
+// pickForm picks the first form in which labels l (all in the same form)
+// and values of the given widths fit cols columns.
+func pickForm(cols, valueW int, ls ...label) (fieldForm, bool) {
+	for _, f := range fieldForms {
+		ok := true
+		for _, l := range ls {
+			lw := Width(l.text(f))
+			if f.under {
+				ok = ok && lw <= cols && valueW <= cols
+			} else {
+				ok = ok && lw+valueW <= cols
+			}
+		}
+		if ok {
+			return f, true
+		}
+	}
+	return fieldForms[len(fieldForms)-1], false
+}
+
 // geometry is one way to lay the view out.
 type geometry struct {
-	two     bool // rows take two lines: date, kind and amount, then the unit name
-	nOpt    int  // optional lines kept (a prefix of the opt* order)
-	unitCap int  // the widest a unit name may be shown (the byte budget lowers it)
+	form    rowForm
+	nOpt    int // optional lines kept (a prefix of the opt* order)
+	unitCap int // the widest a unit name may be shown (the byte budget lowers it)
 
 	sep     bool // thousands separators in the rows' amounts
 	aw      int  // width of the amount column
-	unitCol int  // one-line rows: width of the unit column
-	unitMax int  // two-line rows: the widest unit line
+	unitCol int  // one-line and split rows: width of the unit column
+	unitMax int  // two- and three-line rows: the widest unit line
 	tableW  int  // right edge of amounts, totals and separators
 	totSep  bool // thousands separators in the totals
+
+	// The forms of the labelled lines, which depend on the width only.
+	title     string    // "" when no title fits
+	asOf      fieldForm // as-of date
+	inst      fieldForm // receipt: institution (its code)
+	term      fieldForm // receipt: terminal
+	rrn       fieldForm // receipt: DE37
+	pan       fieldForm // receipt: PAN digits
+	clock     fieldForm // receipt: date and time (the date, when timeApart)
+	timeApart bool      // receipt: the time on the line after the date
+	tot       fieldForm // totals, or the seniority
+	lagLines  int       // the lag notice's lines: 0 (does not fit), 1 or 2
 }
 
 func (v *view) prefixW() int { return v.dateW + 1 + v.kindW + 1 }
@@ -203,38 +297,128 @@ func (v *view) amountCol(sep bool) int {
 	return aw
 }
 
-func (v *view) mandatory(two bool) int {
-	m := 2 // name, as-of
+// lines works out the labelled lines of geometry g for cols columns.
+func (v *view) lines(g *geometry, cols int) {
+	full, short := titlePension, titlePensionShort
+	if !v.pension {
+		full, short = titleInsurance, titleInsuranceShort
+	}
+	titles := []string{full, short}
 	if v.receipt {
-		m += 5 // institution, terminal, date and time, DE37, PAN
+		titles = []string{receiptIssuer + full, receiptIssuer + short, short}
+	}
+	g.title = ""
+	for _, t := range titles {
+		if Width(t) <= cols {
+			g.title = t
+			break
+		}
+	}
+	g.asOf, _ = pickForm(cols, 9, lAsOf)
+	if v.receipt {
+		in := v.in
+		// The label that leaves room for the institution's name (or its
+		// Chinese part) beside the code, else the one the code needs.
+		codeW, nameW := Width(in.Institution), Width(in.InstitutionName)
+		if i := strings.IndexFunc(in.InstitutionName, func(r rune) bool { return r >= utf8.RuneSelf }); i > 0 {
+			nameW = Width(in.InstitutionName[i:])
+		}
+		if f, ok := pickForm(cols, codeW+1+nameW, lInstitution); ok && !f.under && nameW > 0 {
+			g.inst = f
+		} else {
+			g.inst, _ = pickForm(cols, codeW, lInstitution)
+		}
+		g.term, _ = pickForm(cols, Width(in.Terminal), lTerminal)
+		g.rrn, _ = pickForm(cols, Width(in.RRN), lRRN)
+		g.pan, _ = pickForm(cols, Width(in.PANLast4), lPAN)
+		var ok bool
+		// 113/11/24 23:30:10 beside the label, or the time under the date.
+		if g.clock, ok = pickForm(cols, 18, lTime); !ok || g.clock.under {
+			g.clock, _ = pickForm(cols, 9, lTime)
+			g.timeApart = true
+		} else {
+			g.timeApart = false
+		}
 	}
 	if v.pension {
-		m += 2
+		// Both totals in the same form, with separators when they fit.
+		g.tot, g.totSep = fieldForms[len(fieldForms)-1], false
+	totals:
+		for _, f := range fieldForms {
+			for _, sep := range []bool{true, false} {
+				if fits := func(l label, amount int64) bool {
+					lw, aw := Width(l.text(f)), amountWidth(amount, sep)
+					if f.under {
+						return lw <= cols && aw <= cols
+					}
+					return lw+aw <= cols
+				}; fits(lContributions, v.tot1) && fits(lEarnings, v.tot2) {
+					g.tot, g.totSep = f, sep
+					break totals
+				}
+			}
+		}
+		switch {
+		case Width(lagNotice) <= cols:
+			g.lagLines = 1
+		case Width(lagNotice1) <= cols && Width(lagNotice2) <= cols:
+			g.lagLines = 2
+		default:
+			g.lagLines = 0
+		}
 	} else {
-		m++
+		g.tot, _ = pickForm(cols, v.seniorityW(), lSeniority)
 	}
-	switch {
-	case v.n == 0:
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// mandatory counts the lines that must show in geometry g.
+func (v *view) mandatory(g *geometry) int {
+	m := 2 + b2i(g.asOf.under) // name, as-of
+	if v.receipt {
+		// institution, terminal, date and time, DE37, PAN
+		m += 5 + b2i(g.inst.under) + b2i(g.term.under) + b2i(g.rrn.under) + b2i(g.pan.under) +
+			b2i(g.clock.under) + b2i(g.timeApart)
+	}
+	if v.pension {
+		m += 2 * (1 + b2i(g.tot.under))
+	} else {
+		m += 1 + b2i(g.tot.under)
+	}
+	per := 1
+	switch g.form {
+	case formTwo, formSplit:
+		per = 2
+	case formThree:
+		per = 3
+	}
+	if v.n == 0 {
 		m++ // no data yet
-	case two:
-		m += 2 * v.n
-	default:
-		m += v.n
+	} else {
+		m += per * v.n
 	}
 	return m
 }
 
-func (v *view) optional(two bool) [numOpts]int {
+func (v *view) optional(g *geometry) [numOpts]int {
 	var o [numOpts]int
-	o[optTitle] = 1
-	if !two && v.n > 0 {
+	if g.title != "" {
+		o[optTitle] = 1
+	}
+	if g.form == formOne && v.n > 0 {
 		o[optHeader] = 1
 	}
 	if v.receipt {
 		o[optSeparators] = 2
 	}
 	if v.pension {
-		o[optLag] = 1
+		o[optLag] = g.lagLines
 	}
 	return o
 }
@@ -269,42 +453,87 @@ func (v *view) oneLineUnit(cols int) (room int, sep bool) {
 	return withSep, true
 }
 
-// plan picks the geometry: two-line rows when some unit name would be
-// shortened on one line and two-line rows still leave room for every
-// optional line (or when one line leaves a unit name less than minUnit
-// columns and the mandatory lines fit in two-line rows); one-line rows
-// otherwise. Optional lines are kept in order while they fit.
-func (v *view) plan(p Profile) geometry {
+// splitUnit is the room for the unit name beside the amount in split
+// rows.
+func (v *view) splitUnit(cols int) int {
+	return cols - indent - 1 - v.amountCol(indent+min(v.maxUnit, minUnit)+1+v.amountCol(true) <= cols)
+}
+
+// plan picks the geometry and leaves its rendering in w. First the choice
+// of wide profiles: two-line rows when some unit name would be shortened
+// on one line and two-line rows still leave room for every optional line
+// (or when one line leaves a unit name less than minUnit columns and the
+// mandatory lines fit in two-line rows); one-line rows otherwise. When
+// that does not hold everything (the profile is too narrow for an amount
+// beside the kind, or too short), the first of these that does: two-line
+// rows, split rows when they leave unit names minUnit columns, three-line
+// rows, split rows, one-line rows. Optional lines are kept in order while
+// they fit. When nothing fits, the first choice is the best attempt.
+func (v *view) plan(w *writer, p Profile) geometry {
+	base := geometry{unitCap: p.Columns}
+	v.lines(&base, p.Columns)
+	try := func(g *geometry) bool {
+		g.nOpt = keep(p.Lines, v.mandatory(g), v.optional(g))
+		v.derive(g, p)
+		w.reset()
+		v.render(w, g)
+		return !w.lost && v.mandatory(g) <= p.Lines
+	}
+
+	first := base
 	room, _ := v.oneLineUnit(p.Columns)
 	needTwo := v.n > 0 && v.maxUnit > room
-	mand2, opt2 := v.mandatory(true), v.optional(true)
-	g := geometry{unitCap: p.Columns}
-	switch {
-	case needTwo && mand2+sum(opt2) <= p.Lines:
-		g.two, g.nOpt = true, numOpts
-	case needTwo && room < minUnit && mand2 <= p.Lines:
-		g.two, g.nOpt = true, keep(p.Lines, mand2, opt2)
-	default:
-		g.nOpt = keep(p.Lines, v.mandatory(false), v.optional(false))
+	two := base
+	two.form = formTwo
+	mand2 := v.mandatory(&two)
+	if needTwo && (mand2+sum(v.optional(&two)) <= p.Lines || room < minUnit && mand2 <= p.Lines) {
+		first.form = formTwo
 	}
-	v.derive(&g, p)
-	return g
+	if try(&first) {
+		return first
+	}
+	if v.n > 0 {
+		splitWide := v.splitUnit(p.Columns) >= min(v.maxUnit, minUnit)
+		for i, f := range [...]rowForm{formTwo, formSplit, formThree, formSplit, formOne} {
+			if f == first.form || i == 1 && !splitWide || i == 3 && splitWide {
+				continue
+			}
+			g := base
+			g.form = f
+			if try(&g) {
+				return g
+			}
+		}
+	}
+	try(&first)
+	return first
 }
 
 func (g *geometry) has(i int, v *view) bool {
-	return i < g.nOpt && v.optional(g.two)[i] > 0
+	return i < g.nOpt && v.optional(g)[i] > 0
 }
 
 // derive works out the columns of a geometry.
 func (v *view) derive(g *geometry, p Profile) {
 	cols := p.Columns
 	rowW := 0
-	if g.two {
+	switch g.form {
+	case formTwo:
 		g.sep = v.prefixW()+v.amountCol(true) <= cols
 		g.aw = v.amountCol(g.sep)
 		g.unitMax = max(0, min(cols-indent, g.unitCap, v.maxUnit))
 		rowW = v.prefixW() + g.aw
-	} else {
+	case formSplit:
+		g.sep = indent+min(v.maxUnit, minUnit)+1+v.amountCol(true) <= cols
+		g.aw = v.amountCol(g.sep)
+		g.unitCol = max(0, min(cols-indent-1-g.aw, g.unitCap, v.maxUnit))
+		rowW = max(v.prefixW()-1, indent+g.unitCol+1+g.aw)
+	case formThree:
+		g.sep = v.amountCol(true) <= cols
+		g.aw = v.amountCol(g.sep)
+		g.unitMax = max(0, min(cols-indent, g.unitCap, v.maxUnit))
+		rowW = max(v.prefixW()-1, g.aw, indent+g.unitMax)
+	default:
 		var room int
 		room, g.sep = v.oneLineUnit(cols)
 		g.aw = v.amountCol(g.sep)
@@ -319,12 +548,16 @@ func (v *view) derive(g *geometry, p Profile) {
 		rowW = 0
 	}
 	var totW int
-	if v.pension {
-		l1, l2 := Width(labelContributions), Width(labelEarnings)
-		g.totSep = l1+amountWidth(v.tot1, true) <= cols && l2+amountWidth(v.tot2, true) <= cols
+	switch {
+	case v.pension && g.tot.under:
+		totW = max(amountWidth(v.tot1, g.totSep), amountWidth(v.tot2, g.totSep))
+	case v.pension:
+		l1, l2 := Width(lContributions.text(g.tot)), Width(lEarnings.text(g.tot))
 		totW = max(l1+amountWidth(v.tot1, g.totSep), l2+amountWidth(v.tot2, g.totSep))
-	} else {
-		totW = Width(labelSeniority) + v.seniorityW()
+	case g.tot.under:
+		totW = v.seniorityW()
+	default:
+		totW = Width(lSeniority.text(g.tot)) + v.seniorityW()
 	}
 	g.tableW = min(cols, max(rowW, totW))
 }
@@ -334,12 +567,12 @@ func (v *view) seniorityW() int {
 }
 
 // shrink makes a geometry that needs fewer bytes: unit names down to
-// minUnit, then optional lines from the lag notice up, then one-line rows,
-// then unit names down to nothing. It reports false when nothing is left
-// to give.
+// minUnit, then optional lines from the lag notice up, then one-line rows
+// (from two-line rows), then unit names down to nothing. It reports false
+// when nothing is left to give.
 func (v *view) shrink(g *geometry, p Profile) bool {
 	shown := g.unitCol
-	if g.two {
+	if g.form == formTwo || g.form == formThree {
 		shown = g.unitMax
 	}
 	switch {
@@ -347,8 +580,8 @@ func (v *view) shrink(g *geometry, p Profile) bool {
 		g.unitCap = max(minUnit, shown-2)
 	case g.nOpt > 0:
 		g.nOpt--
-	case g.two:
-		g.two, g.unitCap = false, minUnit
+	case g.form == formTwo:
+		g.form, g.unitCap = formOne, minUnit
 	case shown > 0:
 		g.unitCap = max(0, shown-2)
 	default:
@@ -358,24 +591,26 @@ func (v *view) shrink(g *geometry, p Profile) bool {
 	return true
 }
 
+// field starts a labelled line: the label in form f, and a new line for
+// the value when f puts it under the label.
+func (w *writer) field(l label, f fieldForm) {
+	w.line()
+	w.whole(l.text(f))
+	if f.under {
+		w.line()
+	}
+}
+
 func (v *view) render(w *writer, g *geometry) {
 	in := v.in
 	if g.has(optTitle, v) {
 		w.line()
-		if v.receipt {
-			w.str(receiptIssuer)
-		}
-		if v.pension {
-			w.str(titlePension)
-		} else {
-			w.str(titleInsurance)
-		}
+		w.str(g.title)
 	}
 	if v.receipt {
-		w.line()
-		w.str(labelInstitution)
-		w.str(in.Institution)
-		if name := in.InstitutionName; name != "" {
+		w.field(lInstitution, g.inst)
+		w.whole(in.Institution)
+		if name := in.InstitutionName; name != "" && w.room() > 1 {
 			// When the configured name does not fit, its Chinese part may.
 			if Width(name) > w.room()-1 {
 				if i := strings.IndexFunc(name, func(r rune) bool { return r >= utf8.RuneSelf }); i > 0 {
@@ -385,30 +620,39 @@ func (v *view) render(w *writer, g *geometry) {
 			w.spaces(1)
 			w.str(name)
 		}
-		w.line()
-		w.str(labelTerminal)
+		w.field(lTerminal, g.term)
 		w.whole(in.Terminal)
-		w.line()
-		w.str(labelTime)
+		w.field(lTime, g.clock)
 		t := in.Time
-		w.atom(func(b []byte) []byte { return appendClock(append(appendROCDate(b, t, true), ' '), t) })
-		w.line()
-		w.str(labelRRN)
+		if g.timeApart {
+			at := w.col
+			w.atom(func(b []byte) []byte { return appendROCDate(b, t, true) })
+			w.line()
+			if at+8 <= w.cols {
+				w.padTo(at)
+			}
+			w.atom(func(b []byte) []byte { return appendClock(b, t) })
+		} else {
+			w.atom(func(b []byte) []byte { return appendClock(append(appendROCDate(b, t, true), ' '), t) })
+		}
+		w.field(lRRN, g.rrn)
 		w.whole(in.RRN)
-		w.line()
-		w.str(labelPAN)
+		w.field(lPAN, g.pan)
 		w.whole(in.PANLast4)
 	}
 	w.line()
-	w.str(labelName)
-	full := false
+	w.whole(labelName)
+	full, any := false, false
 	maskName(in.Name, func(r rune) {
 		if !full && !w.rune(r) {
 			full = true
 		}
+		any = any || !full
 	})
-	w.line()
-	w.str(labelAsOf)
+	if !any && strings.TrimSpace(MaskName(in.Name)) != "" {
+		w.lost = true
+	}
+	w.field(lAsOf, g.asOf)
 	asOf := v.asOf
 	w.atom(func(b []byte) []byte { return appendROCDate(b, asOf, true) })
 
@@ -419,10 +663,10 @@ func (v *view) render(w *writer, g *geometry) {
 	switch {
 	case v.n == 0 && v.pension:
 		w.line()
-		w.str(noPension)
+		w.whole(noPension)
 	case v.n == 0:
 		w.line()
-		w.str(noInsurance)
+		w.whole(noInsurance)
 	default:
 		if g.has(optHeader, v) {
 			v.header(w, g)
@@ -436,17 +680,14 @@ func (v *view) render(w *writer, g *geometry) {
 		w.rule(w.cols)
 	}
 	if v.pension {
-		w.line()
-		w.str(labelContributions)
+		w.field(lContributions, g.tot)
 		w.padTo(g.tableW - amountWidth(v.tot1, g.totSep))
 		w.amount(v.tot1, g.totSep)
-		w.line()
-		w.str(labelEarnings)
+		w.field(lEarnings, g.tot)
 		w.padTo(g.tableW - amountWidth(v.tot2, g.totSep))
 		w.amount(v.tot2, g.totSep)
 	} else {
-		w.line()
-		w.str(labelSeniority)
+		w.field(lSeniority, g.tot)
 		w.padTo(g.tableW - v.seniorityW())
 		years, days, t := int64(v.years), int64(v.days), w.t
 		w.atom(func(b []byte) []byte {
@@ -454,9 +695,16 @@ func (v *view) render(w *writer, g *geometry) {
 			return t.appendRune(appendDigits(b, days, 1), '日')
 		})
 	}
-	if g.has(optLag, v) && Width(lagNotice) <= w.cols {
-		w.line()
-		w.str(lagNotice)
+	if g.has(optLag, v) {
+		if g.lagLines == 1 {
+			w.line()
+			w.str(lagNotice)
+		} else {
+			w.line()
+			w.str(lagNotice1)
+			w.line()
+			w.str(lagNotice2)
+		}
 	}
 }
 
@@ -495,40 +743,54 @@ func (v *view) row(w *writer, g *geometry, r *row) {
 		w.atom(func(b []byte) []byte { return appendROCDate(b, d, true) })
 	}
 	w.padTo(v.dateW + 1)
-	w.str(r.kind)
-	if g.two {
+	w.whole(r.kind)
+	switch g.form {
+	case formTwo:
 		w.padTo(g.tableW - amountWidth(r.amount, g.sep))
 		w.amount(r.amount, g.sep)
 		w.line()
 		w.spaces(indent)
 		w.text(r.unit, g.unitMax)
-		return
+	case formSplit:
+		w.line()
+		w.spaces(indent)
+		w.text(r.unit, g.unitCol)
+		w.padTo(indent + g.unitCol + 1)
+		w.padTo(g.tableW - amountWidth(r.amount, g.sep))
+		w.amount(r.amount, g.sep)
+	case formThree:
+		w.line()
+		w.spaces(indent)
+		w.text(r.unit, g.unitMax)
+		w.line()
+		w.padTo(g.tableW - amountWidth(r.amount, g.sep))
+		w.amount(r.amount, g.sep)
+	default:
+		w.padTo(v.prefixW())
+		w.text(r.unit, g.unitCol)
+		w.padTo(v.prefixW() + g.unitCol + 1)
+		w.padTo(g.tableW - amountWidth(r.amount, g.sep))
+		w.amount(r.amount, g.sep)
 	}
-	w.padTo(v.prefixW())
-	w.text(r.unit, g.unitCol)
-	w.padTo(v.prefixW() + g.unitCol + 1)
-	w.padTo(g.tableW - amountWidth(r.amount, g.sep))
-	w.amount(r.amount, g.sep)
 }
 
-// layout renders an approved answer within p and the MaxText bytes.
-func layout(p Profile, in *Inquiry, receipt bool) []byte {
+// layout renders an approved answer within p and the MaxText bytes, and
+// reports whether it holds everything that must show (see Validate).
+func layout(p Profile, in *Inquiry, receipt bool) ([]byte, bool) {
 	if p.Columns <= 0 || p.Lines <= 0 {
-		return []byte{}
+		return []byte{}, false
 	}
 	v := newView(in, receipt)
 	w := newWriter(p, make([]byte, 0, max(0, min(p.Lines*(p.Columns+1), MaxText+1))))
-	g := v.plan(p)
-	for {
-		v.render(&w, &g)
-		if len(w.b) <= MaxText {
-			return w.b
-		}
+	g := v.plan(&w, p)
+	for len(w.b) > MaxText {
 		if !v.shrink(&g, p) {
-			return cutLines(w.b, MaxText)
+			return cutLines(w.b, MaxText), false
 		}
 		w.reset()
+		v.render(&w, &g)
 	}
+	return w.b, !w.lost
 }
 
 // cutLines drops whole lines from the end until b is at most n bytes.
@@ -546,15 +808,22 @@ func cutLines(b []byte, n int) []byte {
 // Screen renders DE61 of an approved (00) answer for the screen profile
 // p: title, masked name, as-of date, the rows (up to six) and the totals
 // (or the seniority), then the lag notice; with no rows, a line saying
-// there is no data yet. See docs/layout.md for the lines and what gives way
-// when p is short. The result is Big5 (CP950), LF between lines, no LF
-// after the last; it never breaks p's limits or MaxText.
-func Screen(p Profile, in Inquiry) []byte { return layout(p, &in, false) }
+// there is no data yet. See docs/layout.md for the lines, their narrow
+// forms and what gives way when p is short. The result is Big5 (CP950), LF
+// between lines, no LF after the last; it never breaks p's limits or
+// MaxText.
+func Screen(p Profile, in Inquiry) []byte {
+	b, _ := layout(p, &in, false)
+	return b
+}
 
 // Receipt renders DE63 of an approved answer for the receipt profile p: the
 // screen's content plus institution, terminal, date and time, DE37 and the
 // last four digits of the PAN.
-func Receipt(p Profile, in Inquiry) []byte { return layout(p, &in, true) }
+func Receipt(p Profile, in Inquiry) []byte {
+	b, _ := layout(p, &in, true)
+	return b
+}
 
 // breakAfter are the characters a message line may end with when it wraps.
 func breakAfter(r rune) bool {

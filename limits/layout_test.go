@@ -83,14 +83,14 @@ func TestByteBudget(t *testing.T) {
 	in := Inquiry{Service: card.ServicePension, Name: strings.Repeat("名", 45), Institution: "700",
 		InstitutionName: strings.Repeat("機", 45), Terminal: "ATM70001", RRN: "261124000003", PANLast4: "9014",
 		Time: inquiryTime(), Pension: st}
-	for _, p := range []Profile{{80, 60}, {80, 15}, {64, 40}, {MinColumns, MinReceiptLines}} {
+	for _, p := range []Profile{{80, 60}, {80, 15}, {64, 40}, {31, 15}} {
 		out := Receipt(p, in)
 		if err := Check(p, out); err != nil {
 			t.Fatalf("%v: %v", p, err)
 		}
 		// On the smallest profile 13-character amounts leave no room for
 		// unit names.
-		assertContent(t, p.String(), out, in, true, p.Columns > MinColumns)
+		assertContent(t, p.String(), out, in, true, p.Columns > 31)
 		if p.Columns == 80 && len(out) < MaxText-200 {
 			t.Errorf("%v: %d bytes: shortened more than needed", p, len(out))
 		}

@@ -6,6 +6,10 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
+
+	"github.com/bli/atmgw/card"
+	"github.com/bli/atmgw/ledger"
 )
 
 // Profile is the size of a screen or a receipt: columns (an ASCII character
@@ -24,66 +28,172 @@ type Pair struct {
 	Receipt Profile
 }
 
-// Minimum and maximum profile sizes, from the layout (docs/layout.md).
+// Limits on profiles that are not a matter of layout.
 const (
-	// MinColumns: the widest line that is never shortened is the pension
-	// total 「累計運用收益金額：」 (18 columns) followed by an amount of up to
-	// 13 characters ("-999999999999", thousands separators left out when
-	// they do not fit): 31 columns.
-	MinColumns = 31
 	// MaxColumns: DE61 and DE63 hold at most 999 bytes. Up to 80 columns
 	// the mandatory lines always fit in that, whatever the names.
 	MaxColumns = 80
-	// MinScreenLines: masked name, as-of date, six rows and the two pension
-	// totals (insurance needs one line less: one seniority line).
-	MinScreenLines = 10
-	// MinReceiptLines: the screen's ten plus institution, terminal, date
-	// and time, DE37 and the last four digits of the PAN.
-	MinReceiptLines = 15
 	// MaxText is the most bytes DE61, DE62 and DE63 can carry (LLLVAR).
 	MaxText = 999
 )
 
-// MinimumPair is the smallest pair Validate accepts. Book.Lookup answers it
-// when nothing matches, so that a decline to an unknown terminal still
-// fits any terminal that could be configured.
+// maxSearchLines bounds the search for the lines a width needs: the
+// tallest layout (three-line rows, every label over its value, on a
+// receipt) takes far fewer.
+const maxSearchLines = 100
+
+// worstCases are the inquiries a profile must hold to be accepted: for
+// each service, six rows with the longest unit names, the longest kinds
+// and the largest amounts (12 digits, negative: the widest), the largest
+// totals or seniority, the longest identifiers (an 11-digit institution,
+// an 8-character terminal id, DE37's 12 characters) and long names; and
+// the same with no rows, whose one line says there is no data yet.
+var worstCases = sync.OnceValue(func() []Inquiry {
+	long := strings.Repeat("長", 45)
+	asOf := time.Date(2111, 12, 31, 0, 0, 0, 0, time.UTC)
+	base := Inquiry{
+		Name:            "歐陽" + strings.Repeat("名", 43),
+		Institution:     "99999999999",
+		InstitutionName: "Institution " + strings.Repeat("機", 40),
+		Terminal:        "ATM99999",
+		RRN:             "999999999999",
+		PANLast4:        "9999",
+		Time:            time.Date(2111, 12, 31, 23, 59, 59, 0, time.UTC),
+	}
+	pen := &ledger.PensionStatement{AsOf: asOf, Contributions: -maxAmount, Earnings: -maxAmount}
+	ins := &ledger.InsuranceStatement{AsOf: asOf, SeniorityDays: 999*365 + 364}
+	for i := range maxRows {
+		pen.Rows = append(pen.Rows, ledger.PensionRow{Year: 2111, Month: 12 - i,
+			Kind: ledger.KindEmployer, Unit: long, Amount: -maxAmount})
+		ins.Rows = append(ins.Rows, ledger.InsuranceRow{Date: asOf,
+			Kind: ledger.KindSalaryChange, Unit: long, Salary: 9_999_999})
+	}
+	var out []Inquiry
+	for _, full := range []bool{true, false} {
+		p, i := base, base
+		p.Service, i.Service = card.ServicePension, card.ServiceInsurance
+		if full {
+			p.Pension, i.Insurance = pen, ins
+		} else {
+			p.Pension = &ledger.PensionStatement{AsOf: asOf, Contributions: -maxAmount, Earnings: -maxAmount}
+			i.Insurance = &ledger.InsuranceStatement{AsOf: asOf, SeniorityDays: 999*365 + 364}
+		}
+		out = append(out, p, i)
+	}
+	return out
+})
+
+// Holds reports whether the layout holds an approved answer of service svc
+// on profile p (a receipt when receipt is set): whether its own best
+// attempt at the worst case shows every line that must show, whole,
+// within p's columns and lines and the MaxText bytes. Validate accepts a
+// profile when it holds both services.
+func Holds(p Profile, receipt bool, svc card.Service) bool {
+	if p.Columns <= 0 || p.Lines <= 0 {
+		return false
+	}
+	for _, in := range worstCases() {
+		if in.Service != svc {
+			continue
+		}
+		if _, ok := layout(p, &in, receipt); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func holdsBoth(p Profile, receipt bool) bool {
+	return Holds(p, receipt, card.ServicePension) && Holds(p, receipt, card.ServiceInsurance)
+}
+
+// MinLines is the fewest lines with which a profile of the given columns
+// holds an approved answer of both services, or 0 when no number of lines
+// does (the columns are too few).
+func MinLines(columns int, receipt bool) int {
+	if columns <= 0 || columns > MaxColumns {
+		return 0
+	}
+	if !holdsBoth(Profile{columns, maxSearchLines}, receipt) {
+		return 0
+	}
+	lo, hi := 1, maxSearchLines // hi holds
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if holdsBoth(Profile{columns, mid}, receipt) {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return hi
+}
+
+type floor struct{ cols, lines int }
+
+// floors are, for the screen and the receipt, the fewest columns and the
+// fewest lines any accepted profile has.
+var floors = sync.OnceValue(func() [2]floor {
+	var f [2]floor
+	for i, receipt := range []bool{false, true} {
+		for c := 1; c <= MaxColumns; c++ {
+			if MinLines(c, receipt) > 0 {
+				f[i].cols = c
+				break
+			}
+		}
+		f[i].lines = MinLines(MaxColumns, receipt)
+	}
+	return f
+})
+
+// MinimumPair is, for the screen and the receipt, the fewest columns and
+// the fewest lines of any profile Validate accepts (computed from the
+// layout; the pair itself is not accepted, as the narrowest profiles need
+// more lines). Book.Lookup answers it when nothing matches, so that a
+// decline to an unknown terminal still fits any terminal that could be
+// configured.
 func MinimumPair() Pair {
+	f := floors()
 	return Pair{
-		Screen:  Profile{Columns: MinColumns, Lines: MinScreenLines},
-		Receipt: Profile{Columns: MinColumns, Lines: MinReceiptLines},
+		Screen:  Profile{Columns: f[0].cols, Lines: f[0].lines},
+		Receipt: Profile{Columns: f[1].cols, Lines: f[1].lines},
 	}
 }
 
 // Validate refuses a pair whose screen or receipt cannot hold an approved
 // answer: six rows, the totals (or seniority), the as-of date and the
 // masked name, and on the receipt also the institution, terminal, date and
-// time, DE37 and the last four digits of the PAN. The error names the
-// profile, the minimum and the reason.
+// time, DE37 and the last four digits of the PAN. The refusal comes from
+// the layout itself (Holds): the profile is refused when the layout's best
+// attempt at the worst case of either service does not hold it. A profile
+// wider than MaxColumns is refused as well. The error names the profile
+// and what it would need.
 func Validate(p Pair) error {
 	return errors.Join(
-		validate("screen", p.Screen, MinScreenLines,
-			"the masked name, the as-of date, six rows and the two pension totals take one line each"),
-		validate("receipt", p.Receipt, MinReceiptLines,
+		validate("screen", p.Screen, false,
+			"the masked name, the as-of date, six rows and the totals"),
+		validate("receipt", p.Receipt, true,
 			"the institution, terminal, date and time, DE37 reference, last four digits of the card number, "+
-				"masked name, as-of date, six rows and the two pension totals take one line each"),
+				"masked name, as-of date, six rows and the totals"),
 	)
 }
 
-func validate(what string, p Profile, minLines int, why string) error {
-	var errs []error
-	if p.Columns < MinColumns {
-		errs = append(errs, fmt.Errorf("%s profile %v: needs at least %d columns: "+
-			"「累計運用收益金額：」 and a 13-character amount (which is never shortened) take %d",
-			what, p, MinColumns, MinColumns))
-	}
+func validate(what string, p Profile, receipt bool, content string) error {
 	if p.Columns > MaxColumns {
-		errs = append(errs, fmt.Errorf("%s profile %v: at most %d columns: "+
-			"wider lines could not be kept within the %d bytes of the field", what, p, MaxColumns, MaxText))
+		return fmt.Errorf("%s profile %v: at most %d columns: "+
+			"wider lines could not be kept within the %d bytes of the field", what, p, MaxColumns, MaxText)
 	}
-	if p.Lines < minLines {
-		errs = append(errs, fmt.Errorf("%s profile %v: needs at least %d lines: %s", what, p, minLines, why))
+	if p.Lines > 0 && holdsBoth(p, receipt) {
+		return nil
 	}
-	return errors.Join(errs...)
+	if n := MinLines(p.Columns, receipt); n > 0 {
+		return fmt.Errorf("%s profile %v: needs at least %d lines at %d columns to hold %s "+
+			"(with the largest amounts and the longest names)", what, p, n, p.Columns, content)
+	}
+	f := floors()[b2i(receipt)]
+	return fmt.Errorf("%s profile %v: needs at least %d columns (and then %d lines) to hold %s "+
+		"(with the largest amounts and the longest names)", what, p, f.cols, MinLines(f.cols, receipt), content)
 }
 
 // Book holds the profiles of the partners: per institution (DE32), per

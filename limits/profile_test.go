@@ -7,26 +7,45 @@ import (
 )
 
 func TestValidatePartners(t *testing.T) {
-	for _, pp := range partnerProfiles() {
+	for _, pp := range append(partnerProfiles(), narrowProfiles()...) {
 		if err := Validate(pp.pair); err != nil {
 			t.Errorf("%s: %v", pp.file, err)
 		}
 	}
-	if err := Validate(MinimumPair()); err != nil {
-		t.Errorf("minimum pair: %v", err)
+}
+
+// TestMinimumPair: the floor Lookup answers for unknown terminals is the
+// fewest columns and the fewest lines any accepted profile has, as the
+// layout computes them.
+func TestMinimumPair(t *testing.T) {
+	want := Pair{Profile{16, 10}, Profile{16, 15}}
+	if got := MinimumPair(); got != want {
+		t.Errorf("MinimumPair() = %v, want %v", got, want)
+	}
+	for _, c := range []struct {
+		cols        int
+		screen, rec int
+	}{
+		{15, 0, 0}, {16, 18, 26}, {20, 18, 24}, {23, 16, 22}, {24, 16, 21}, {29, 16, 21}, {30, 10, 15}, {32, 10, 15}, {80, 10, 15}, {81, 0, 0},
+	} {
+		if s, r := MinLines(c.cols, false), MinLines(c.cols, true); s != c.screen || r != c.rec {
+			t.Errorf("MinLines(%d) = screen %d receipt %d, want %d %d", c.cols, s, r, c.screen, c.rec)
+		}
 	}
 }
 
 func TestValidateRefuses(t *testing.T) {
-	ok := MinimumPair()
+	ok := Pair{Profile{40, 16}, Profile{40, 24}}
 	for _, c := range []struct {
 		name  string
 		pair  Pair
 		wants []string
 	}{
-		{"narrow screen", Pair{Profile{30, 16}, ok.Receipt}, []string{"screen profile 30x16", "at least 31 columns", "累計運用收益金額"}},
-		{"short screen", Pair{Profile{40, 9}, ok.Receipt}, []string{"screen profile 40x9", "at least 10 lines", "six rows"}},
-		{"short receipt", Pair{ok.Screen, Profile{40, 14}}, []string{"receipt profile 40x14", "at least 15 lines", "DE37"}},
+		{"narrow screen", Pair{Profile{15, 40}, ok.Receipt}, []string{"screen profile 15x40", "at least 16 columns", "and then 18 lines"}},
+		{"narrow, short screen", Pair{Profile{20, 17}, ok.Receipt}, []string{"screen profile 20x17", "at least 18 lines at 20 columns", "six rows"}},
+		{"short screen", Pair{Profile{40, 9}, ok.Receipt}, []string{"screen profile 40x9", "at least 10 lines at 40 columns", "six rows"}},
+		{"short receipt", Pair{ok.Screen, Profile{40, 14}}, []string{"receipt profile 40x14", "at least 15 lines at 40 columns", "DE37"}},
+		{"narrow, short receipt", Pair{ok.Screen, Profile{24, 20}}, []string{"receipt profile 24x20", "at least 21 lines at 24 columns"}},
 		{"wide receipt", Pair{ok.Screen, Profile{81, 30}}, []string{"receipt profile 81x30", "at most 80 columns", "999 bytes"}},
 		{"zero", Pair{}, []string{"screen profile 0x0", "receipt profile 0x0"}},
 	} {
@@ -107,7 +126,8 @@ func TestBook(t *testing.T) {
 // TestBookConcurrent runs lookups while profiles are added (for -race).
 func TestBookConcurrent(t *testing.T) {
 	b := NewBook()
-	if err := b.Add("700", "", MinimumPair()); err != nil {
+	post := Pair{Profile{40, 16}, Profile{40, 24}}
+	if err := b.Add("700", "", post); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
@@ -124,7 +144,7 @@ func TestBookConcurrent(t *testing.T) {
 		}()
 	}
 	for _, prefix := range []string{"A", "B", "KSK", "KSK1"} {
-		if err := b.Add("700", prefix, MinimumPair()); err != nil {
+		if err := b.Add("700", prefix, post); err != nil {
 			t.Error(err)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -63,36 +64,56 @@ func rocDate(t time.Time) string {
 }
 
 // assertContent checks that an approved screen or receipt shows what the
-// contract asks for: the masked name (as much as fits), the as-of date,
-// every row (date, kind and amount on one line, and a prefix of its unit
-// name), the totals or the seniority; a receipt also the institution,
-// terminal, date and time, DE37 and the PAN's last four digits. The lag
-// notice, when shown, is the last line and comes with the title. With
-// units set, a row's unit name must show at least in part.
+// contract asks for (contentErrors) and fails t otherwise.
 func assertContent(t *testing.T, what string, text []byte, in Inquiry, receipt, units bool) {
 	t.Helper()
+	if errs := contentErrors(text, in, receipt, units); len(errs) > 0 {
+		t.Errorf("%s: %s\n%s", what, strings.Join(errs, "; "), DecodeBig5(text))
+	}
+}
+
+// contentErrors lists how an approved screen or receipt fails to show
+// what the contract asks for: the masked name (as much as fits), the
+// as-of date, every row (period or date, kind and amount, and a prefix of
+// its unit name), the totals or the seniority; a receipt also the
+// institution, terminal, date and time, DE37 and the PAN's last four
+// digits. It reads every form of docs/layout.md independently of the
+// layout's code: a label in its full or compact form with its value
+// beside it or on the next line, the time on the line after the date, and
+// rows on one line, on two (the amount beside the kind or beside the unit
+// name) or on three. The lag notice, when shown, ends the text and comes
+// with the title. With units set, a row's unit name must show at least in
+// part.
+func contentErrors(text []byte, in Inquiry, receipt, units bool) []string {
 	lines := strings.Split(DecodeBig5(text), "\n")
-	find := func(prefix string) (int, string) {
-		for i, l := range lines {
-			if strings.HasPrefix(l, prefix) {
-				return i, l
+	var errs []string
+	failf := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
+	// field finds a labelled line and returns the index of the line
+	// holding the value and the value (trimmed), or -1.
+	field := func(l label) (int, string) {
+		for i, line := range lines {
+			for _, lab := range []string{l.full, l.short} {
+				if !strings.HasPrefix(line, lab) {
+					continue
+				}
+				v := strings.TrimPrefix(line, lab)
+				if v == "" && i+1 < len(lines) {
+					return i + 1, strings.TrimSpace(lines[i+1])
+				}
+				return i, strings.TrimSpace(v)
 			}
 		}
 		return -1, ""
 	}
-	cols := 0
-	for _, l := range lines {
-		cols = max(cols, Width(l))
-	}
-	failf := func(format string, args ...any) {
-		t.Helper()
-		t.Errorf("%s: "+format+"\n%s", append([]any{what}, append(args, strings.Join(lines, "\n"))...)...)
-	}
+	amountIs := func(s string, v int64) bool { return s == commas(v) || s == strconv.FormatInt(v, 10) }
 
-	if i, l := find(labelName); i < 0 {
+	if i := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, labelName) }); i < 0 {
 		failf("no name line")
-	} else if got, want := strings.TrimPrefix(l, labelName), shown(MaskName(in.Name)); !strings.HasPrefix(want, got) || (want != "" && got == "") {
-		failf("name %q, want (a prefix of) %q", got, want)
+	} else {
+		got := strings.TrimPrefix(lines[i], labelName)
+		if want := shown(MaskName(in.Name)); !strings.HasPrefix(want, got) || (want != "" && got == "") {
+			failf("name %q, want (a prefix of) %q", got, want)
+		}
 	}
 	pension := in.Service != card.ServiceInsurance
 	var asOf time.Time
@@ -120,23 +141,39 @@ func assertContent(t *testing.T, what string, text []byte, in Inquiry, receipt, 
 	} else {
 		asOf = in.Time
 	}
-	if i, _ := find(labelAsOf + rocDate(asOf)); i < 0 {
-		failf("no as-of line %s", rocDate(asOf))
+	if _, v := field(lAsOf); v != rocDate(asOf) {
+		failf("as-of %q, want %s", v, rocDate(asOf))
 	}
 	used := make([]bool, len(lines))
 	for _, r := range rows {
 		found := false
 		for i, l := range lines {
-			if used[i] || !strings.HasPrefix(l, r.start) || !endsWithAmount(l, r.amount) {
+			if used[i] || !strings.HasPrefix(l, r.start) {
 				continue
 			}
-			used[i], found = true, true
-			unit := strings.TrimSpace(strings.TrimPrefix(l, r.start))
-			unit = strings.TrimSpace(unit[:strings.LastIndexByte(unit, ' ')+1])
-			if unit == "" && i+1 < len(lines) && strings.HasPrefix(lines[i+1], "  ") {
+			var unit string
+			switch rest := strings.TrimPrefix(l, r.start); {
+			case endsWithAmount(l, r.amount): // one line, or two with the unit name under
+				unit = strings.TrimSpace(rest)
+				unit = strings.TrimSpace(unit[:strings.LastIndexByte(unit, ' ')+1])
+				used[i] = true
+				if unit == "" && i+1 < len(lines) && strings.HasPrefix(lines[i+1], "  ") && !used[i+1] {
+					unit = strings.TrimSpace(lines[i+1])
+					used[i+1] = true
+				}
+			case strings.TrimSpace(rest) != "" || i+1 == len(lines) || !strings.HasPrefix(lines[i+1], "  "):
+				continue
+			case endsWithAmount(lines[i+1], r.amount): // split: the unit name and the amount
 				unit = strings.TrimSpace(lines[i+1])
-				used[i+1] = true
+				unit = strings.TrimSpace(unit[:strings.LastIndexByte(unit, ' ')+1])
+				used[i], used[i+1] = true, true
+			case i+2 < len(lines) && amountIs(strings.TrimSpace(lines[i+2]), r.amount): // three lines
+				unit = strings.TrimSpace(lines[i+1])
+				used[i], used[i+1], used[i+2] = true, true, true
+			default:
+				continue
 			}
+			found = true
 			if !strings.HasPrefix(r.unit, unit) {
 				failf("row %q shows unit %q, not a prefix of %q", r.start, unit, r.unit)
 			}
@@ -154,7 +191,7 @@ func assertContent(t *testing.T, what string, text []byte, in Inquiry, receipt, 
 		if pension {
 			no = noPension
 		}
-		if i, _ := find(no); i < 0 {
+		if i, _ := field(label{no, no}); i < 0 {
 			failf("no %q line", no)
 		}
 	}
@@ -163,11 +200,11 @@ func assertContent(t *testing.T, what string, text []byte, in Inquiry, receipt, 
 		if in.Pension != nil {
 			c, e = clamp12(in.Pension.Contributions), clamp12(in.Pension.Earnings)
 		}
-		if _, l := find(labelContributions); !endsWithAmount(l, c) {
-			failf("contributions line %q, want %d", l, c)
+		if _, v := field(lContributions); !amountIs(v, c) {
+			failf("contributions %q, want %d", v, c)
 		}
-		if _, l := find(labelEarnings); !endsWithAmount(l, e) {
-			failf("earnings line %q, want %d", l, e)
+		if _, v := field(lEarnings); !amountIs(v, e) {
+			failf("earnings %q, want %d", v, e)
 		}
 	} else {
 		var y, d int
@@ -175,38 +212,48 @@ func assertContent(t *testing.T, what string, text []byte, in Inquiry, receipt, 
 			y, d = in.Insurance.Seniority()
 			y = min(y, 999)
 		}
-		want := fmt.Sprintf("%d年%d日", y, d)
-		if _, l := find(labelSeniority); !strings.HasSuffix(l, want) {
-			failf("seniority line %q, want %s", l, want)
+		if _, v := field(lSeniority); v != fmt.Sprintf("%d年%d日", y, d) {
+			failf("seniority %q, want %d年%d日", v, y, d)
 		}
 	}
 	if receipt {
-		if _, l := find(labelInstitution); !strings.HasPrefix(l, labelInstitution+Fit(shown(in.Institution), cols-Width(labelInstitution))) {
-			failf("institution line %q", l)
+		if _, v := field(lInstitution); !strings.HasPrefix(v, shown(in.Institution)) {
+			failf("institution %q, want %s first", v, in.Institution)
 		}
-		for _, f := range []struct{ label, value string }{
-			{labelTerminal, in.Terminal},
-			{labelTime, rocDate(in.Time) + " " + in.Time.Format("15:04:05")},
-			{labelRRN, in.RRN},
-			{labelPAN, in.PANLast4},
-		} {
-			if i, _ := find(f.label + shown(f.value)); i < 0 {
-				failf("no line %s%s", f.label, f.value)
+		for _, f := range []struct {
+			l     label
+			value string
+		}{{lTerminal, in.Terminal}, {lRRN, in.RRN}, {lPAN, in.PANLast4}} {
+			if want := strings.TrimSpace(shown(f.value)); want == "" {
+				if i, _ := field(f.l); i < 0 {
+					failf("no %s line", f.l.full)
+				}
+			} else if _, v := field(f.l); v != want {
+				failf("%s%q, want %q", f.l.full, v, want)
 			}
 		}
+		date, clock := rocDate(in.Time), in.Time.Format("15:04:05")
+		if i, v := field(lTime); v != date+" "+clock && (v != date || i+1 == len(lines) || strings.TrimSpace(lines[i+1]) != clock) {
+			failf("date and time %q, want %s %s", v, date, clock)
+		}
 	}
-	if i, _ := find(lagNotice); i >= 0 {
-		if i != len(lines)-1 {
+	last := len(lines) - 1
+	for i, l := range lines {
+		if l != lagNotice && l != lagNotice1 && l != lagNotice2 {
+			continue
+		}
+		if !(l == lagNotice && i == last || l == lagNotice1 && i == last-1 && lines[last] == lagNotice2 || l == lagNotice2 && i == last && lines[last-1] == lagNotice1) {
 			failf("lag notice on line %d of %d", i+1, len(lines))
 		}
-		title := titleInsurance
+		title, short := titleInsurance, titleInsuranceShort
 		if pension {
-			title = titlePension
+			title, short = titlePension, titlePensionShort
 		}
-		if !strings.Contains(lines[0], title) {
+		if !strings.Contains(lines[0], title) && !strings.Contains(lines[0], short) {
 			failf("lag notice shown but the title is not")
 		}
 	}
+	return errs
 }
 
 // randText returns up to n characters drawn from ASCII, CP950 hanzi,
@@ -278,8 +325,8 @@ func TestPropertyValidProfiles(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := range 600 {
 		in := randInquiry(r)
-		screen := Profile{MinColumns + r.IntN(MaxColumns-MinColumns+1), MinScreenLines + r.IntN(30)}
-		receipt := Profile{MinColumns + r.IntN(MaxColumns-MinColumns+1), MinReceiptLines + r.IntN(30)}
+		screen := Profile{31 + r.IntN(MaxColumns-31+1), 10 + r.IntN(30)}
+		receipt := Profile{31 + r.IntN(MaxColumns-31+1), 15 + r.IntN(30)}
 		if err := Validate(Pair{screen, receipt}); err != nil {
 			t.Fatal(err)
 		}

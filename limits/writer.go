@@ -17,6 +17,10 @@ type writer struct {
 	lines int
 	col   int
 	off   bool // past the last line: writes are dropped
+	// lost is set when something that must show whole did not: a line
+	// past the last, an amount, date or identifier that did not fit, a
+	// label cut. A layout is complete when it stays false.
+	lost bool
 }
 
 func newWriter(p Profile, buf []byte) writer {
@@ -24,13 +28,13 @@ func newWriter(p Profile, buf []byte) writer {
 }
 
 func (w *writer) reset() {
-	w.b, w.lines, w.col, w.off = w.b[:0], 0, 0, false
+	w.b, w.lines, w.col, w.off, w.lost = w.b[:0], 0, 0, false, false
 }
 
 // line starts a new line (LF-separated, no LF after the last).
 func (w *writer) line() {
 	if w.lines >= w.max {
-		w.off = true
+		w.off, w.lost = true, true
 		return
 	}
 	if w.lines > 0 {
@@ -117,6 +121,7 @@ func (w *writer) padTo(c int) { w.spaces(c - w.col) }
 // not fit in the line: an amount or a date is never cut.
 func (w *writer) atom(f func([]byte) []byte) bool {
 	if w.off || w.lines == 0 {
+		w.lost = true
 		return false
 	}
 	start := len(w.b)
@@ -124,6 +129,7 @@ func (w *writer) atom(f func([]byte) []byte) bool {
 	n := len(w.b) - start
 	if n > w.cols-w.col {
 		w.b = w.b[:start]
+		w.lost = true
 		return false
 	}
 	w.col += n
@@ -135,9 +141,11 @@ func (w *writer) amount(v int64, sep bool) bool {
 }
 
 // whole writes s whole, or nothing when it does not fit in the line: an
-// identifier (terminal id, DE37, PAN digits) is never cut.
+// identifier (terminal id, DE37, PAN digits), a label or a row's kind is
+// never cut.
 func (w *writer) whole(s string) bool {
-	if Width(s) > w.room() {
+	if Width(s) > w.room() || (w.off || w.lines == 0) {
+		w.lost = true
 		return false
 	}
 	w.str(s)
