@@ -746,7 +746,9 @@ func (v *view) row(w *writer, g *geometry, r *row) {
 	w.whole(r.kind)
 	switch g.form {
 	case formTwo:
-		w.padTo(g.tableW - amountWidth(r.amount, g.sep))
+		// A space at least between the kind and the amount, or no amount
+		// (and the layout is incomplete).
+		w.padTo(max(v.prefixW(), g.tableW-amountWidth(r.amount, g.sep)))
 		w.amount(r.amount, g.sep)
 		w.line()
 		w.spaces(indent)

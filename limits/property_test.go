@@ -369,3 +369,111 @@ func TestPropertyAnyProfile(t *testing.T) {
 		}
 	}
 }
+
+// extremeInquiry is an inquiry at the limits of what the fields carry: six
+// rows (sometimes more) with long unit names, amounts at or beyond 12
+// digits, the largest salaries and seniority, an 11-digit institution, an
+// 8-character terminal id, a 12-character DE37 and long names.
+func extremeInquiry(r *rand.Rand) Inquiry {
+	amounts := []int64{-999_999_999_999, 999_999_999_999, math.MinInt64, math.MaxInt64, -100_000_000_000, -1_234_567}
+	amount := func() int64 { return amounts[r.IntN(len(amounts))] }
+	unit := func() string { return strings.Repeat([]string{"長", "W", "堃"}[r.IntN(3)], 30+r.IntN(20)) }
+	in := Inquiry{
+		Service:         card.Service(1 + r.IntN(2)),
+		Name:            strings.Repeat("名", 2+r.IntN(40)),
+		Institution:     "99999999999",
+		InstitutionName: strings.Repeat("機", r.IntN(40)),
+		Terminal:        "ATM99999",
+		RRN:             "999999999999",
+		PANLast4:        "9999",
+		Time:            time.Date(2111, 12, 31, 23, 59, 59, 0, time.UTC),
+	}
+	asOf := time.Date(2000+r.IntN(111), 12, 31, 0, 0, 0, 0, time.UTC)
+	n := 6 + r.IntN(3)
+	if r.IntN(8) == 0 {
+		n = 0
+	}
+	if in.Service == card.ServicePension {
+		st := &ledger.PensionStatement{AsOf: asOf, Contributions: amount(), Earnings: amount()}
+		for range n {
+			st.Rows = append(st.Rows, ledger.PensionRow{Year: 2111, Month: 1 + r.IntN(12),
+				Kind: ledger.PensionKind(1 + r.IntN(5)), Unit: unit(), Amount: amount()})
+		}
+		in.Pension = st
+	} else {
+		st := &ledger.InsuranceStatement{AsOf: asOf, SeniorityDays: 999*365 + r.IntN(365)}
+		for range n {
+			st.Rows = append(st.Rows, ledger.InsuranceRow{Date: asOf, Kind: ledger.InsuranceKind(11 + r.IntN(3)),
+				Unit: unit(), Salary: []int64{9_999_999, 99_999_999, 1_000_000}[r.IntN(3)]})
+		}
+		in.Insurance = st
+	}
+	return in
+}
+
+// TestPropertyRandomProfiles lays out screens and receipts on random
+// profiles from 16 to 60 columns and 6 to 40 lines. Every profile Validate
+// accepts renders within its limits and shows all the content (as
+// contentErrors reads it, independently of the layout's code) for the
+// worst cases, for extreme inquiries (the longest unit names, the largest
+// amounts) and for random ones; and is no smaller than MinimumPair. Every
+// profile it refuses truly cannot hold the content: the layout's own best
+// attempt at some worst case misses something.
+func TestPropertyRandomProfiles(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	good := Pair{Profile{40, 16}, Profile{40, 24}}
+	var accepted, refused [2]int
+	for i := range 1500 {
+		p := Profile{16 + r.IntN(45), 6 + r.IntN(35)}
+		for k, receipt := range []bool{false, true} {
+			pair, floor, what := Pair{p, good.Receipt}, MinimumPair().Screen, fmt.Sprintf("case %d screen %v", i, p)
+			if receipt {
+				pair, floor, what = Pair{good.Screen, p}, MinimumPair().Receipt, fmt.Sprintf("case %d receipt %v", i, p)
+			}
+			render := func(in Inquiry) []byte {
+				if receipt {
+					return Receipt(p, in)
+				}
+				return Screen(p, in)
+			}
+			if err := Validate(pair); err != nil {
+				refused[k]++
+				missing := false
+				for _, in := range worstCases() {
+					out := render(in)
+					if Check(p, out) != nil || len(contentErrors(out, in, receipt, false)) > 0 {
+						missing = true
+					}
+				}
+				if !missing {
+					t.Fatalf("%s: refused (%v), but every worst case shows in full", what, err)
+				}
+				continue
+			}
+			accepted[k]++
+			if p.Columns < floor.Columns || p.Lines < floor.Lines {
+				t.Fatalf("%s: accepted, smaller than MinimumPair %v", what, floor)
+			}
+			ins := append([]Inquiry{}, worstCases()...)
+			for range 4 {
+				ins = append(ins, extremeInquiry(r), randInquiry(r))
+			}
+			for j, in := range ins {
+				out := render(in)
+				if err := Check(p, out); err != nil {
+					t.Fatalf("%s inquiry %d %v: %v\n%s", what, j, in.Service, err, DecodeBig5(out))
+				}
+				assertContent(t, fmt.Sprintf("%s inquiry %d %v", what, j, in.Service), out, in, receipt, false)
+			}
+			if t.Failed() {
+				return
+			}
+		}
+	}
+	t.Logf("screens: %d accepted, %d refused; receipts: %d accepted, %d refused", accepted[0], refused[0], accepted[1], refused[1])
+	for k := range 2 {
+		if accepted[k] < 100 || refused[k] < 100 {
+			t.Errorf("too few of a kind: accepted %v, refused %v", accepted, refused)
+		}
+	}
+}
