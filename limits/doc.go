@@ -5,9 +5,14 @@
 //
 // Profiles: a Book holds a Pair (screen and receipt Profile) per
 // institution, per terminal-id prefix within it (the longest prefix wins)
-// and an optional default; Validate refuses a profile too small for an
-// approved answer (MinColumns, MinScreenLines, MinReceiptLines) or too wide
-// (MaxColumns).
+// and an optional default. Validate refuses a profile wider than
+// MaxColumns, and one too small for an approved answer, which it finds by
+// laying out the worst case (six rows of the longest unit names and the
+// largest amounts, the largest totals, the longest identifiers; and no
+// rows) with the layout itself: Holds reports whether the layout's best
+// attempt shows everything that must show, whole, within the profile.
+// There is no separate table of minimums; MinLines and MinimumPair (the
+// floor Lookup answers for unknown terminals) are computed the same way.
 //
 // Big5: texts are Big5 as code page 950 has it. EncodeBig5 turns every
 // character CP950 does not have (𠀋, emoji, 堃, 犇, ①, and the Hong Kong
@@ -25,10 +30,15 @@
 // never exceeds its lines nor MaxText bytes, a character is never cut, and
 // amounts, dates and identifiers are written whole or not at all; within
 // those limits an approved answer always shows the masked name (MaskName),
-// the as-of date, every row and the totals. What gives way first when a
-// profile is short is written in docs/layout.md: the lag notice, then the
-// receipt's separators, the column header and the title; unit names are
-// shortened, never amounts or dates.
+// the as-of date, every row and the totals. On narrow profiles a labelled
+// line takes its compact label or puts its value under the label, the time
+// goes under the date, and rows take two lines (the amount beside the kind,
+// or beside the unit name) or three; the plan tries the forms of wide
+// profiles first and takes the first form that holds everything, which the
+// writer tells by recording whatever that must show did not fit. What gives
+// way first when a profile is short is written in docs/layout.md: the lag
+// notice, then the receipt's separators, the column header and the title;
+// unit names are shortened, never amounts or dates.
 //
 // It knows nothing of ISO 8583 or SQL.
 package limits
