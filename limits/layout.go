@@ -196,6 +196,14 @@ func trimUnit(s string) string {
 	return strings.TrimFunc(s, func(r rune) bool { return unicode.IsSpace(r) || r < 0x20 || r == 0x7F })
 }
 
+// titles are the titles to try, by receipt and service (pension,
+// insurance), in order of preference.
+var titles = [2][2][3]string{
+	{{titlePension, titlePensionShort}, {titleInsurance, titleInsuranceShort}},
+	{{receiptIssuer + titlePension, receiptIssuer + titlePensionShort, titlePensionShort},
+		{receiptIssuer + titleInsurance, receiptIssuer + titleInsuranceShort, titleInsuranceShort}},
+}
+
 // rowForm is how a row is laid out.
 type rowForm int
 
@@ -211,19 +219,24 @@ const (
 	formThree
 )
 
-// label is a label in its full and compact forms.
-type label struct{ full, short string }
+// label is a label in its full and compact forms, with their widths.
+type label struct {
+	full, short   string
+	fullW, shortW int
+}
+
+func mkLabel(full, short string) label { return label{full, short, Width(full), Width(short)} }
 
 var (
-	lAsOf          = label{labelAsOf, shortAsOf}
-	lInstitution   = label{labelInstitution, shortInstitution}
-	lTerminal      = label{labelTerminal, shortTerminal}
-	lTime          = label{labelTime, shortTime}
-	lRRN           = label{labelRRN, shortRRN}
-	lPAN           = label{labelPAN, shortPAN}
-	lContributions = label{labelContributions, shortContributions}
-	lEarnings      = label{labelEarnings, shortEarnings}
-	lSeniority     = label{labelSeniority, shortSeniority}
+	lAsOf          = mkLabel(labelAsOf, shortAsOf)
+	lInstitution   = mkLabel(labelInstitution, shortInstitution)
+	lTerminal      = mkLabel(labelTerminal, shortTerminal)
+	lTime          = mkLabel(labelTime, shortTime)
+	lRRN           = mkLabel(labelRRN, shortRRN)
+	lPAN           = mkLabel(labelPAN, shortPAN)
+	lContributions = mkLabel(labelContributions, shortContributions)
+	lEarnings      = mkLabel(labelEarnings, shortEarnings)
+	lSeniority     = mkLabel(labelSeniority, shortSeniority)
 )
 
 // fieldForm is how a label and its value are laid out: the full or the
@@ -237,6 +250,13 @@ func (l label) text(f fieldForm) string {
 	return l.full
 }
 
+func (l label) width(f fieldForm) int {
+	if f.short {
+		return l.shortW
+	}
+	return l.fullW
+}
+
 // fieldForms in order of preference: fewer lines first, then the full
 // label.
 var fieldForms = [...]fieldForm{{}, {short: true}, {under: true}, {short: true, under: true}}
@@ -247,7 +267,7 @@ func pickForm(cols, valueW int, ls ...label) (fieldForm, bool) {
 	for _, f := range fieldForms {
 		ok := true
 		for _, l := range ls {
-			lw := Width(l.text(f))
+			lw := l.width(f)
 			if f.under {
 				ok = ok && lw <= cols && valueW <= cols
 			} else {
@@ -299,17 +319,10 @@ func (v *view) amountCol(sep bool) int {
 
 // lines works out the labelled lines of geometry g for cols columns.
 func (v *view) lines(g *geometry, cols int) {
-	full, short := titlePension, titlePensionShort
-	if !v.pension {
-		full, short = titleInsurance, titleInsuranceShort
-	}
-	titles := []string{full, short}
-	if v.receipt {
-		titles = []string{receiptIssuer + full, receiptIssuer + short, short}
-	}
+	titles := &titles[b2i(v.receipt)][b2i(!v.pension)]
 	g.title = ""
 	for _, t := range titles {
-		if Width(t) <= cols {
+		if t != "" && Width(t) <= cols {
 			g.title = t
 			break
 		}
@@ -347,7 +360,7 @@ func (v *view) lines(g *geometry, cols int) {
 		for _, f := range fieldForms {
 			for _, sep := range []bool{true, false} {
 				if fits := func(l label, amount int64) bool {
-					lw, aw := Width(l.text(f)), amountWidth(amount, sep)
+					lw, aw := l.width(f), amountWidth(amount, sep)
 					if f.under {
 						return lw <= cols && aw <= cols
 					}
@@ -552,12 +565,12 @@ func (v *view) derive(g *geometry, p Profile) {
 	case v.pension && g.tot.under:
 		totW = max(amountWidth(v.tot1, g.totSep), amountWidth(v.tot2, g.totSep))
 	case v.pension:
-		l1, l2 := Width(lContributions.text(g.tot)), Width(lEarnings.text(g.tot))
+		l1, l2 := lContributions.width(g.tot), lEarnings.width(g.tot)
 		totW = max(l1+amountWidth(v.tot1, g.totSep), l2+amountWidth(v.tot2, g.totSep))
 	case g.tot.under:
 		totW = v.seniorityW()
 	default:
-		totW = Width(lSeniority.text(g.tot)) + v.seniorityW()
+		totW = lSeniority.width(g.tot) + v.seniorityW()
 	}
 	g.tableW = min(cols, max(rowW, totW))
 }

@@ -191,7 +191,7 @@ func contentErrors(text []byte, in Inquiry, receipt, units bool) []string {
 		if pension {
 			no = noPension
 		}
-		if i, _ := field(label{no, no}); i < 0 {
+		if i, _ := field(mkLabel(no, no)); i < 0 {
 			failf("no %q line", no)
 		}
 	}

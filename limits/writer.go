@@ -80,8 +80,15 @@ func (w *writer) text(s string, max int) int {
 // appendText appends the Big5 form of the longest prefix of s that takes at
 // most max columns, control characters as spaces, and returns its width.
 func (t *big5Table) appendText(b []byte, s string, max int) ([]byte, int) {
-	used := 0
-	for i := 0; i < len(s); {
+	b, used, _ := t.appendTextN(b, s, max)
+	return b, used
+}
+
+// appendTextN is appendText that also returns how many bytes of s it
+// wrote.
+func (t *big5Table) appendTextN(b []byte, s string, max int) ([]byte, int, int) {
+	used, i := 0, 0
+	for i < len(s) {
 		r, size := rune(s[i]), 1
 		if r >= utf8.RuneSelf {
 			r, size = utf8.DecodeRuneInString(s[i:])
@@ -97,7 +104,7 @@ func (t *big5Table) appendText(b []byte, s string, max int) ([]byte, int) {
 		used += rw
 		i += size
 	}
-	return b, used
+	return b, used, i
 }
 
 // str writes as much of s as fits in the line.
@@ -144,11 +151,19 @@ func (w *writer) amount(v int64, sep bool) bool {
 // identifier (terminal id, DE37, PAN digits), a label or a row's kind is
 // never cut.
 func (w *writer) whole(s string) bool {
-	if Width(s) > w.room() || (w.off || w.lines == 0) {
+	if w.off || w.lines == 0 {
 		w.lost = true
 		return false
 	}
-	w.str(s)
+	start := len(w.b)
+	var used, n int
+	w.b, used, n = w.t.appendTextN(w.b, s, w.cols-w.col)
+	if n < len(s) {
+		w.b = w.b[:start]
+		w.lost = true
+		return false
+	}
+	w.col += used
 	return true
 }
 
