@@ -4,6 +4,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/bli/atmgw/card"
 )
 
 func TestValidatePartners(t *testing.T) {
@@ -30,6 +32,39 @@ func TestMinimumPair(t *testing.T) {
 	} {
 		if s, r := MinLines(c.cols, false), MinLines(c.cols, true); s != c.screen || r != c.rec {
 			t.Errorf("MinLines(%d) = screen %d receipt %d, want %d %d", c.cols, s, r, c.screen, c.rec)
+		}
+	}
+	// The table of docs/layout.md section 2: the fewest lines of each
+	// service, screen and receipt, by columns.
+	fewest := func(cols int, receipt bool, svc card.Service) int {
+		for l := 1; l <= maxSearchLines; l++ {
+			if Holds(Profile{cols, l}, receipt, svc) {
+				return l
+			}
+		}
+		return 0
+	}
+	type row struct{ ps, pr, is, ir int }
+	table := map[int]row{15: {}, 16: {18, 26, 16, 24}, 17: {18, 25, 16, 23}}
+	for c := 18; c <= 80; c++ {
+		switch {
+		case c <= 19:
+			table[c] = row{18, 25, 15, 22}
+		case c <= 22:
+			table[c] = row{18, 24, 15, 21}
+		case c == 23:
+			table[c] = row{16, 22, 9, 15}
+		case c <= 29:
+			table[c] = row{16, 21, 9, 14}
+		default:
+			table[c] = row{10, 15, 9, 14}
+		}
+	}
+	for c, want := range table {
+		got := row{fewest(c, false, card.ServicePension), fewest(c, true, card.ServicePension),
+			fewest(c, false, card.ServiceInsurance), fewest(c, true, card.ServiceInsurance)}
+		if got != want {
+			t.Errorf("%d columns: pension screen, receipt, insurance screen, receipt take %v lines, want %v", c, got, want)
 		}
 	}
 }
