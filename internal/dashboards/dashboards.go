@@ -273,7 +273,7 @@ func Atmgw() (dashboard.Dashboard, error) {
 			units.RequestsPerSecond, 12, 7,
 			q(`sum by (institution) (rate(atmgw_requests_total{`+partner+`, institution!="none", code!~"05|91"}`+rateW+`))`, "{{institution}}")),
 		series("Connections closed by reason",
-			"Partner connections closed per second, by reason (peer closed, idle timeout, frame timeout, unparseable frames, sign-on deadline, shutdown, reload: ...).",
+			"Partner connections closed per second, by reason (peer closed, idle timeout, frame timeout, unparseable frames, no sign-on within the deadline, sign-on refused, shutdown, reload: ...).",
 			units.Short, 12, 7,
 			q(`sum by (reason) (rate(atmgw_connections_closed_total{`+gw+`}`+rateW+`))`, "{{reason}}")),
 		series("Connections refused and unparseable frames",
