@@ -261,20 +261,12 @@ func (l label) width(f fieldForm) int {
 // label.
 var fieldForms = [...]fieldForm{{}, {short: true}, {under: true}, {short: true, under: true}}
 
-// pickForm picks the first form in which labels l (all in the same form)
-// and values of the given widths fit cols columns.
-func pickForm(cols, valueW int, ls ...label) (fieldForm, bool) {
+// pickForm picks the first form in which label l and a value of the given
+// width fit cols columns; when none does, the last, and false.
+func pickForm(cols, valueW int, l label) (fieldForm, bool) {
 	for _, f := range fieldForms {
-		ok := true
-		for _, l := range ls {
-			lw := l.width(f)
-			if f.under {
-				ok = ok && lw <= cols && valueW <= cols
-			} else {
-				ok = ok && lw+valueW <= cols
-			}
-		}
-		if ok {
+		lw := l.width(f)
+		if f.under && lw <= cols && valueW <= cols || !f.under && lw+valueW <= cols {
 			return f, true
 		}
 	}
@@ -294,7 +286,8 @@ type geometry struct {
 	tableW  int  // right edge of amounts, totals and separators
 	totSep  bool // thousands separators in the totals
 
-	// The forms of the labelled lines, which depend on the width only.
+	// The forms of the labelled lines, which depend on the width and on
+	// the values' widths only.
 	title     string    // "" when no title fits
 	asOf      fieldForm // as-of date
 	inst      fieldForm // receipt: institution (its code)
@@ -655,14 +648,14 @@ func (v *view) render(w *writer, g *geometry) {
 	}
 	w.line()
 	w.whole(labelName)
-	full, any := false, false
+	full, wrote := false, false
 	maskName(in.Name, func(r rune) {
 		if !full && !w.rune(r) {
 			full = true
 		}
-		any = any || !full
+		wrote = wrote || !full
 	})
-	if !any && strings.TrimSpace(MaskName(in.Name)) != "" {
+	if !wrote && strings.TrimSpace(MaskName(in.Name)) != "" {
 		w.lost = true
 	}
 	w.field(lAsOf, g.asOf)
