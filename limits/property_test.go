@@ -317,7 +317,8 @@ func randInquiry(r *rand.Rand) Inquiry {
 	return in
 }
 
-// TestPropertyValidProfiles: for random inquiries on random valid profiles,
+// TestPropertyValidProfiles: for random inquiries on random valid profiles
+// (16 to 80 columns, at least the lines MinLines gives),
 // the Big5 bytes keep the hard rules (Check decodes, measures every line,
 // counts the lines, and finds no cut or non-CP950 character) and show all
 // the mandatory content.
@@ -325,8 +326,9 @@ func TestPropertyValidProfiles(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := range 600 {
 		in := randInquiry(r)
-		screen := Profile{31 + r.IntN(MaxColumns-31+1), 10 + r.IntN(30)}
-		receipt := Profile{31 + r.IntN(MaxColumns-31+1), 15 + r.IntN(30)}
+		sc, rcols := 16+r.IntN(MaxColumns-16+1), 16+r.IntN(MaxColumns-16+1)
+		screen := Profile{sc, MinLines(sc, false) + r.IntN(30)}
+		receipt := Profile{rcols, MinLines(rcols, true) + r.IntN(30)}
 		if err := Validate(Pair{screen, receipt}); err != nil {
 			t.Fatal(err)
 		}
