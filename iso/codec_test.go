@@ -542,3 +542,52 @@ func TestRoundTripProperty(t *testing.T) {
 		}
 	}
 }
+
+// Fields the interface does not carry are stepped over as jPOS's stock
+// ISO87APackager packs them (DE93 six characters, DE96 sixteen bytes as 32
+// hex digits), so that a jPOS message carrying them is answered 30 for
+// that field, not for bytes left over.
+func TestStepOverJPOSFields(t *testing.T) {
+	base := &iso.Message{MTI: "0800", TransmissionTime: "1124153000", STAN: "000001", Institution: "700", NetworkCode: "001"}
+	for _, c := range []struct {
+		field int
+		value string
+	}{
+		{93, "ABCDEF"},
+		{96, strings.Repeat("0F", 16)},
+	} {
+		b, err := iso.Encode(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Set the field's bit in the secondary bitmap and append its value.
+		sec := []byte(string(b[20:36]))
+		bit := c.field - 65
+		v := hexNibble(sec[bit/4]) | 8>>(bit%4)
+		sec[bit/4] = "0123456789ABCDEF"[v]
+		raw := append(append(append([]byte{}, b[:20]...), sec...), b[36:]...)
+		raw = append(raw, c.value...)
+		m, err := iso.Decode(raw)
+		var fe *iso.FieldError
+		if !errors.As(err, &fe) || fe.Field != c.field {
+			t.Errorf("DE%d as jPOS packs it: %v, want a FieldError of DE%d", c.field, err, c.field)
+		}
+		var se *iso.StructureError
+		if errors.As(err, &se) {
+			t.Errorf("DE%d as jPOS packs it: %v: the field's length is not jPOS's", c.field, err)
+		}
+		if m.STAN != "000001" || m.NetworkCode != "001" {
+			t.Errorf("DE%d: fields not recovered: %+v", c.field, m)
+		}
+	}
+}
+
+func hexNibble(c byte) byte {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0'
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
+}

@@ -106,11 +106,15 @@ func contractFormat(n int) (f format, ok bool) {
 	return format{}, false
 }
 
-// format1987 is the ISO 8583:1987 ASCII layout (as in jPOS's iso87ascii) of a
-// field the partner interface does not carry. It is used only to step over
-// such a field, so that the fields after it (DE11, DE32, DE41...) are still
-// recovered and the request can be answered 30 instead of not at all. ok is
-// false for field 65 (a tertiary bitmap) and numbers outside 2..128.
+// format1987 is the ISO 8583:1987 ASCII layout of a field the partner
+// interface does not carry, as jPOS's stock ISO87APackager (iso87ascii)
+// packs it, binary fields as hex digits. It is used only to step over such
+// a field, so that the fields after it (DE11, DE32, DE41...) are still
+// recovered and the request can be answered 30 instead of not at all.
+// One field differs on purpose: ok is false for field 65 (jPOS: one byte,
+// "bitmap, extended": a tertiary bitmap, which the contract does not
+// allow), so the fields after it are not read (interface.md section 3);
+// and for numbers outside 2..128.
 func format1987(n int) (kind lenKind, max int, ok bool) {
 	switch {
 	case n == 2:
@@ -137,8 +141,10 @@ func format1987(n int) (kind lenKind, max int, ok bool) {
 		return lllvar, 100, true
 	case (n >= 46 && n <= 48) || (n >= 55 && n <= 63) || (n >= 105 && n <= 127):
 		return lllvar, 999, true
-	case n == 52 || n == 64 || n == 96 || n == 128:
+	case n == 52 || n == 64 || n == 128:
 		return fixed, 16, true // b64 as hex digits
+	case n == 96:
+		return fixed, 32, true // IFA_BINARY(16) in jPOS: 16 bytes as hex digits
 	case n == 65:
 		return 0, 0, false
 	}
@@ -176,7 +182,7 @@ func format1987(n int) (kind lenKind, max int, ok bool) {
 	case 90, 95:
 		return fixed, 42, true
 	case 93:
-		return fixed, 5, true
+		return fixed, 6, true // IF_CHAR(6) in jPOS
 	case 94:
 		return fixed, 7, true
 	case 97:
