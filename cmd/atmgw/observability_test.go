@@ -42,6 +42,7 @@ const (
 	obsDashboard = "../../configs/grafana/atmgw.json"
 	obsRules     = "../../configs/prometheus/atmgw-rules.yml"
 	obsRuleTests = "../../configs/prometheus/atmgw-rules.test.yml"
+	obsPromCfg   = "../../configs/prometheus/prometheus.example.yml"
 )
 
 // obsPartners are the partners of the load (812, which needs a MAC, is
@@ -110,8 +111,9 @@ func TestObservability(t *testing.T) {
 	prom, promtool := prometheusBins(t)
 	start := time.Now()
 
-	// promtool: the rules are valid and their unit tests pass.
-	for _, args := range [][]string{{"check", "rules", obsRules}, {"test", "rules", obsRuleTests}} {
+	// promtool: the rules and the example configuration are valid, and the
+	// rules' unit tests pass.
+	for _, args := range [][]string{{"check", "rules", obsRules}, {"test", "rules", obsRuleTests}, {"check", "config", obsPromCfg}} {
 		out, err := exec.Command(promtool, args...).CombinedOutput()
 		if err != nil {
 			t.Fatalf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
