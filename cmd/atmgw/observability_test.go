@@ -8,7 +8,8 @@ package main_test
 // Prometheus's HTTP API; promtool checks the rules and runs their unit
 // tests. Then the database is stopped under load and the alerts that must
 // catch that (ledger breaker open, 91s, card state down, audit spooling)
-// are seen to return data and to go pending in Prometheus itself.
+// are seen to return data and to go pending in Prometheus itself; last the
+// gateway is killed and the alert on its scrape returns data.
 
 import (
 	"bufio"
@@ -263,6 +264,19 @@ func TestObservability(t *testing.T) {
 	if res, err := p.query(`sum by (code) (atmgw_requests_total{service=~"pension|insurance"})`); err == nil {
 		t.Logf("inquiries answered by code: %v", res)
 	}
+
+	// The gateway killed: Prometheus finds it down.
+	t.Run("gateway down", func(t *testing.T) {
+		load.stop()
+		g.kill9()
+		for _, r := range rules {
+			if r.Alert == "AtmgwGatewayDown" {
+				p.waitFor(t, r.Alert, r.Expr, 10*time.Second)
+				return
+			}
+		}
+		t.Errorf("no alert AtmgwGatewayDown in %s", obsRules)
+	})
 	t.Logf("%d alert rules, %s", len(rules), time.Since(start).Round(100*time.Millisecond))
 }
 
