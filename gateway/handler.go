@@ -336,7 +336,8 @@ func (h *Handler) decide(ctx context.Context, req *Request, p *Partner) Response
 		Now:     now,
 	})
 	if err != nil {
-		h.opts.Logger.Warn("card state unavailable", zap.String("stan", m.STAN), zap.String("institution", m.Institution), zap.Error(err))
+		// Counted and logged once per outage by the card state itself.
+		h.opts.Logger.Debug("card state unavailable", zap.String("stan", m.STAN), zap.String("institution", m.Institution), zap.Error(err))
 		return a.decline(iso.RCUnavailable, textUnavailable, "card state unavailable")
 	}
 	if v == ledger.CardDuplicate {
@@ -407,7 +408,14 @@ func (h *Handler) consult(ctx context.Context, m *iso.Message, p *Partner, hash 
 	// 11-13 need the consent record and the insured person; 16 the statement.
 	ans, err := h.opts.Store.Inquire(ctx, ledger.Query{Institution: p.Institution, PANHash: hash, Service: svc})
 	if err != nil {
-		h.opts.Logger.Warn("ledger unavailable", zap.String("stan", m.STAN), zap.String("institution", m.Institution), zap.Error(err))
+		// Shed and breaker-refused calls are counted (atmgw_ledger_*) and
+		// the breaker logs its changes: a line each would flood the log
+		// exactly when the gateway is under overload.
+		lvl := zap.WarnLevel
+		if errors.Is(err, ledger.ErrShed) || errors.Is(err, ledger.ErrBreakerOpen) {
+			lvl = zap.DebugLevel
+		}
+		h.opts.Logger.Log(lvl, "ledger unavailable", zap.String("stan", m.STAN), zap.String("institution", m.Institution), zap.Error(err))
 		return ans, &pending{iso.RCUnavailable, textUnavailable, "ledger unavailable"}
 	}
 	if err := card.Validate(p.Institution, ans.Consent, ans.Person, svc); err != nil {
