@@ -15,6 +15,7 @@ type Metrics struct {
 	requests    *prometheus.CounterVec
 	latency     *prometheus.HistogramVec
 	open        prometheus.Gauge
+	signedOn    *prometheus.GaugeVec
 	closed      *prometheus.CounterVec
 	badFrames   prometheus.Counter
 	refusedConn *prometheus.CounterVec
@@ -38,6 +39,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "atmgw_connections_open",
 			Help: "Partner connections open now.",
 		}),
+		signedOn: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "atmgw_connections_signed_on",
+			Help: "Partner connections signed on now, by institution (configured partners only).",
+		}, []string{"institution"}),
 		closed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "atmgw_connections_closed_total",
 			Help: "Partner connections closed, by reason.",
@@ -59,7 +64,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "0210s not written because their audit record could not be made durable (neither the database nor the spool took it).",
 		}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.open, m.closed, m.badFrames, m.refusedConn, m.panics, m.withholds)
+	reg.MustRegister(m.requests, m.latency, m.open, m.signedOn, m.closed, m.badFrames, m.refusedConn, m.panics, m.withholds)
 	return m
 }
 
@@ -118,5 +123,12 @@ func (m *Metrics) panicked(where string) {
 func (m *Metrics) withheld() {
 	if m != nil {
 		m.withholds.Inc()
+	}
+}
+
+// boundNow records how many connections are signed on as institution.
+func (m *Metrics) boundNow(institution string, n int) {
+	if m != nil {
+		m.signedOn.WithLabelValues(institution).Set(float64(n))
 	}
 }

@@ -84,6 +84,17 @@ func TestStrangersClosedAtOnce(t *testing.T) {
 	if resp, err := c.Do(r.request("700", panPost, "380000"), nil, 5*time.Second); err != nil || resp.ResponseCode != "00" {
 		t.Fatalf("partner after the strangers: %v %+v", err, resp)
 	}
+	if n := metrictest.Value(t, reg, "atmgw_connections_signed_on", "institution", "700"); n != 1 {
+		t.Errorf("atmgw_connections_signed_on{institution=700} %v, want 1", n)
+	}
+	c.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for metrictest.Value(t, reg, "atmgw_connections_signed_on", "institution", "700") != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("atmgw_connections_signed_on{institution=700} not back to 0 after the close")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // With strangers admitted (test setups), the other rules still hold.

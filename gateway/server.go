@@ -50,7 +50,7 @@ func NewServer(opts Options) (*Server, error) {
 		log:       opts.Logger,
 		ctx:       ctx,
 		cancel:    cancel,
-		counts:    newConnCounts(opts.MaxConnsPerPartner, opts.MaxUnboundPerAddress),
+		counts:    newConnCounts(opts.MaxConnsPerPartner, opts.MaxUnboundPerAddress, opts.Metrics),
 		listeners: make(map[net.Listener]struct{}),
 		sessions:  make(map[*session]struct{}),
 	}
@@ -251,12 +251,13 @@ type connCounts struct {
 	mu         sync.Mutex
 	maxPartner int
 	maxUnbound int
+	metrics    *Metrics // atmgw_connections_signed_on
 	bound      map[string]int
 	unbound    map[netip.Addr]int
 }
 
-func newConnCounts(maxPartner, maxUnbound int) *connCounts {
-	return &connCounts{maxPartner: maxPartner, maxUnbound: maxUnbound,
+func newConnCounts(maxPartner, maxUnbound int, m *Metrics) *connCounts {
+	return &connCounts{maxPartner: maxPartner, maxUnbound: maxUnbound, metrics: m,
 		bound: make(map[string]int), unbound: make(map[netip.Addr]int)}
 }
 
@@ -285,6 +286,7 @@ func (c *connCounts) bind(a netip.Addr, old *string, institution string) bool {
 		c.decAddr(a)
 	}
 	c.bound[institution]++
+	c.metrics.boundNow(institution, c.bound[institution])
 	return true
 }
 
@@ -308,7 +310,9 @@ func (c *connCounts) release(a netip.Addr, institution *string) {
 }
 
 func (c *connCounts) dec(institution string) {
-	if c.bound[institution]--; c.bound[institution] <= 0 {
+	c.bound[institution]--
+	c.metrics.boundNow(institution, max(c.bound[institution], 0))
+	if c.bound[institution] <= 0 {
 		delete(c.bound, institution)
 	}
 }

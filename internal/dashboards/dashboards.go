@@ -264,10 +264,11 @@ func Atmgw() (dashboard.Dashboard, error) {
 			q(`sum(atmgw_ledger_in_flight{`+gw+`})`, "in flight")))
 
 	g.row("Connections",
-		series("Partner connections open per gateway",
-			"TCP and TLS partner connections open on each gateway, all partners together: the gateway exports no count of connections per partner (atmgw_connections_open has no institution label). See \"Signed-on activity by partner\" for each partner.",
+		series("Partner connections: signed on per partner, open per gateway",
+			"Connections signed on as each partner, over every gateway (atmgw_connections_signed_on), and the TCP and TLS connections open on each gateway, signed on or not. Normal: every partner with its usual number of connections, spread over the gateways. A partner at 0 during business hours has no way in; see also \"Signed-on activity by partner\".",
 			units.Short, 12, 7,
-			q(`sum by (instance) (atmgw_connections_open{`+gw+`})`, "{{instance}}")),
+			q(`sum by (institution) (atmgw_connections_signed_on{`+partner+`})`, "signed on {{institution}}"),
+			q(`sum by (instance) (atmgw_connections_open{`+gw+`})`, "open {{instance}}")),
 		series("Signed-on activity by partner",
 			"Requests per second answered with a code other than 05 (sign-on refused) and 91, by partner: what a signed-on connection of that partner sends (inquiries, echoes). A connection that is not signed on is closed at sign_on_deadline (30 s), so a partner with activity here holds a signed-on connection. The alert AtmgwPartnerNotSignedOn fires on a partner with none for 15 minutes in business hours.",
 			units.RequestsPerSecond, 12, 7,
