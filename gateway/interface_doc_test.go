@@ -172,53 +172,16 @@ func fieldValue(m *iso.Message, de string) string {
 		return m.MTI
 	}
 	n, _ := strconv.Atoi(strings.TrimPrefix(de, "DE"))
-	switch n {
-	case 2:
-		return m.PAN
-	case 3:
-		return m.ProcessingCode
-	case 7:
-		return m.TransmissionTime
-	case 11:
-		return m.STAN
-	case 12:
-		return m.LocalTime
-	case 13:
-		return m.LocalDate
-	case 14:
-		return m.Expiry
-	case 22:
-		return m.EntryMode
-	case 23:
-		return m.CardSequence
-	case 32:
-		return m.Institution
-	case 37:
-		return m.RRN
-	case 38:
-		return m.AuthID
-	case 39:
-		return m.ResponseCode
-	case 41:
-		return m.TerminalID
-	case 42:
-		return m.CardAcceptor
-	case 54:
-		return m.AdditionalAmounts
-	case 55:
-		return strings.ToUpper(hex.EncodeToString(m.ICC))
-	case 61:
-		return limits.DecodeBig5(m.Screen)
-	case 62:
-		return limits.DecodeBig5(m.Statement)
-	case 63:
-		return limits.DecodeBig5(m.Receipt)
-	case 64:
-		return strings.ToUpper(hex.EncodeToString(m.MAC))
-	case 70:
-		return m.NetworkCode
+	text, b, ok := m.Field(n)
+	switch {
+	case !ok:
+		return "?"
+	case n == 55 || n == 64:
+		return strings.ToUpper(hex.EncodeToString(b))
+	case n >= 61 && n <= 63:
+		return limits.DecodeBig5(b)
 	}
-	return "?"
+	return text
 }
 
 // TestInterfaceDocExamples: every frame of section 8 decodes to the fields

@@ -90,6 +90,21 @@ func (m *Message) setText(n int, s string) {
 	}
 }
 
+// Field returns field de of m by its number, from the interface's one
+// field table: the text of a numeric or text field (text), or the bytes of
+// a binary or Big5 field (DE55, DE61-64: b). ok is false for a number the
+// interface does not carry (the MTI is Message.MTI).
+func (m *Message) Field(de int) (text string, b []byte, ok bool) {
+	f, known := contractFormat(de)
+	switch {
+	case !known:
+		return "", nil, false
+	case f.class == classHex || f.class == classBig5:
+		return "", m.bytesField(de), true
+	}
+	return m.text(de), nil, true
+}
+
 // bytesField returns the value of a byte field (DE55, DE61-64).
 func (m *Message) bytesField(n int) []byte {
 	switch n {
