@@ -233,35 +233,47 @@ type gwProc struct {
 // listen and admin addresses and audit spool, card state in the database.
 func newGateway(t *testing.T, name, primary, replica string, o clusterOptions) *gwProc {
 	t.Helper()
-	dir := t.TempDir()
-	g := &gwProc{t: t, name: name, listen: freePort(t), admin: freePort(t), spool: filepath.Join(dir, "spool"),
-		cfg: filepath.Join(dir, "atmgw.yaml"), logs: &syncBuffer{},
-		env: []string{"ATMGW_DATABASE_URL=" + primary}}
-	var m map[string]any
-	if err := yaml.Unmarshal(configs.Example, &m); err != nil {
-		t.Fatalf("the example configuration: %v", err)
-	}
 	timeout := o.ledgerTimeout
 	if timeout == "" {
 		timeout = "2s"
+	}
+	return gatewayConfig(t, name, primary, func(m, ledgerCfg map[string]any) {
+		ledgerCfg["replicas"] = []string{replica}
+		ledgerCfg["timeout"] = timeout
+		m["idle_timeout"] = clusterIdleTimeout.String()
+		m["card_rate"] = map[string]any{"inquiries": o.cardRate, "window": "10m"}
+		m["card_state"] = map[string]any{"store": "database", "when_primary_down": "fail"}
+	})
+}
+
+// gatewayConfig writes the configuration of one `atmgw serve` on the
+// database at url, the one process a test kills when it ends (its log
+// shown when the test failed): the example's partners, its own listen and
+// admin addresses and audit spool (mode database), log level info, no cap
+// on the unbound connections of one address (every test connection comes
+// from 127.0.0.1, through HAProxy or not); edit changes the rest (m the
+// whole file, ledgerCfg its ledger section).
+func gatewayConfig(t *testing.T, name, url string, edit func(m, ledgerCfg map[string]any)) *gwProc {
+	t.Helper()
+	dir := t.TempDir()
+	g := &gwProc{t: t, name: name, listen: freePort(t), admin: freePort(t), spool: filepath.Join(dir, "spool"),
+		cfg: filepath.Join(dir, "atmgw.yaml"), logs: &syncBuffer{},
+		env: []string{"ATMGW_DATABASE_URL=" + url}}
+	var m map[string]any
+	if err := yaml.Unmarshal(configs.Example, &m); err != nil {
+		t.Fatalf("the example configuration: %v", err)
 	}
 	ledgerCfg, _ := m["ledger"].(map[string]any)
 	if ledgerCfg == nil {
 		t.Fatal("the example configuration has no ledger section")
 	}
-	ledgerCfg["replicas"] = []string{replica}
-	ledgerCfg["timeout"] = timeout
 	m["listen"] = g.listen
 	m["admin_listen"] = g.admin
-	m["database_url"] = primary
+	m["database_url"] = url
 	m["log_level"] = "info"
-	m["idle_timeout"] = clusterIdleTimeout.String()
-	m["card_rate"] = map[string]any{"inquiries": o.cardRate, "window": "10m"}
 	m["audit"] = map[string]any{"mode": "database", "spool_dir": g.spool, "probe_interval": "200ms"}
-	m["card_state"] = map[string]any{"store": "database", "when_primary_down": "fail"}
-	// Every partner connection comes from 127.0.0.1 (HAProxy, or the test's
-	// clients): no cap on the unbound ones of one address.
 	m["max_unbound_per_address"] = 1024
+	edit(m, ledgerCfg)
 	b, err := yaml.Marshal(m)
 	if err != nil {
 		t.Fatal(err)
@@ -281,6 +293,9 @@ func newGateway(t *testing.T, name, primary, replica string, o clusterOptions) *
 		default:
 			cmd.Process.Kill()
 			<-done
+		}
+		if t.Failed() {
+			t.Logf("gateway %s log:\n%s", g.name, g.logs.String())
 		}
 	})
 	return g

@@ -31,7 +31,6 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/bli/atmgw/configs"
 	"github.com/bli/atmgw/internal/testclient"
 	"github.com/bli/atmgw/internal/testledger"
 	"github.com/bli/atmgw/iso"
@@ -317,52 +316,13 @@ func obsLoadLedger(t *testing.T, url string) {
 // down, obsConns connections per partner. Killed when the test ends.
 func obsGateway(t *testing.T, dbURL string) *gwProc {
 	t.Helper()
-	dir := t.TempDir()
-	g := &gwProc{t: t, name: "gw", listen: freePort(t), admin: freePort(t), spool: filepath.Join(dir, "spool"),
-		cfg: filepath.Join(dir, "atmgw.yaml"), logs: &syncBuffer{}, env: []string{"ATMGW_DATABASE_URL=" + dbURL}}
-	var m map[string]any
-	if err := yaml.Unmarshal(configs.Example, &m); err != nil {
-		t.Fatal(err)
-	}
-	ledgerCfg, _ := m["ledger"].(map[string]any)
-	if ledgerCfg == nil {
-		t.Fatal("the example configuration has no ledger section")
-	}
-	ledgerCfg["timeout"] = "2s"
-	m["listen"] = g.listen
-	m["admin_listen"] = g.admin
-	m["database_url"] = dbURL
-	m["log_level"] = "info"
-	m["card_rate"] = map[string]any{"inquiries": 0, "window": "10m"}
-	// Roomy deadlines for a busy test machine: a database stopped refuses
-	// connections at once anyway.
-	m["audit"] = map[string]any{"mode": "database", "spool_dir": g.spool, "probe_interval": "200ms"}
-	m["card_state"] = map[string]any{"store": "database", "when_primary_down": "memory", "timeout": "2s"}
-	m["max_conns_per_partner"] = obsConns
-	m["max_unbound_per_address"] = 1024
-	b, err := yaml.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(g.cfg, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		g.mu.Lock()
-		cmd, done := g.cmd, g.done
-		g.mu.Unlock()
-		if cmd == nil {
-			return
-		}
-		select {
-		case <-done:
-		default:
-			cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("gateway log:\n%s", g.logs.String())
-		}
+	g := gatewayConfig(t, "gw", dbURL, func(m, ledgerCfg map[string]any) {
+		// Roomy deadlines for a busy test machine: a database stopped
+		// refuses connections at once anyway.
+		ledgerCfg["timeout"] = "2s"
+		m["card_rate"] = map[string]any{"inquiries": 0, "window": "10m"}
+		m["card_state"] = map[string]any{"store": "database", "when_primary_down": "memory", "timeout": "2s"}
+		m["max_conns_per_partner"] = obsConns
 	})
 	g.start()
 	if !g.running() {
