@@ -86,14 +86,7 @@ func Partners(cfg *config.Config) []gateway.Partner {
 // ledger: PostgreSQL when database_url is set (and fails with a clear error
 // when it is unreachable), the embedded demo ledger otherwise.
 func Build(ctx context.Context, cfg *config.Config, log *zap.Logger) (*Gateway, error) {
-	if err := Check(cfg); err != nil {
-		return nil, err
-	}
-	h, err := Hasher(cfg)
-	if err != nil {
-		return nil, err
-	}
-	book, err := Profiles(cfg)
+	h, book, err := check(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -154,38 +147,38 @@ func oneLine(err error) error {
 	return errors.New(strings.ReplaceAll(err.Error(), "\n", "; "))
 }
 
-// Check is what a configuration (validated by config) must hold for a
+// check is what a configuration (validated by config) must hold for a
 // gateway to start on it, beyond the database: partners, a PAN key, the
-// profiles, the TLS listener's files. A start and a reload (SIGHUP) both
-// apply it, so that a reload refuses whatever a start refuses.
-func Check(cfg *config.Config) error {
+// profiles, the TLS listener's files. A start (Build) and a reload
+// (SIGHUP) both apply it, so that a reload refuses whatever a start
+// refuses; it returns the PAN hasher and the profile book it built.
+func check(cfg *config.Config) (*card.PANHasher, *limits.Book, error) {
 	if len(cfg.Partners) == 0 {
-		return errors.New("no partners configured: nobody could sign on")
+		return nil, nil, errors.New("no partners configured: nobody could sign on")
 	}
-	if _, err := Hasher(cfg); err != nil {
-		return err
+	h, err := Hasher(cfg)
+	if err != nil {
+		return nil, nil, err
 	}
-	if _, err := Profiles(cfg); err != nil {
-		return err
+	book, err := Profiles(cfg)
+	if err != nil {
+		return nil, nil, err
 	}
 	if cfg.TLS.Listen != "" {
 		if _, err := TLSConfig(&cfg.TLS); err != nil {
-			return err
+			return nil, nil, err
 		}
 	}
-	return nil
+	return h, book, nil
 }
 
 // Reload applies the partners and profiles of a new, validated
-// configuration to the running gateway, after Check (a file that could
+// configuration to the running gateway, after check (a file that could
 // not start the gateway changes nothing). Connections that the new
 // partners would not have admitted are closed (gateway.Server.Reload);
 // it returns how many.
 func (g *Gateway) Reload(cfg *config.Config) (int, error) {
-	if err := Check(cfg); err != nil {
-		return 0, err
-	}
-	book, err := Profiles(cfg)
+	_, book, err := check(cfg)
 	if err != nil {
 		return 0, err
 	}
