@@ -326,7 +326,7 @@ func (h *Handler) decide(ctx context.Context, req *Request, p *Partner) Response
 		}
 	}
 	// 8 to 13 and 16, held until 7 is known.
-	ans, held := h.consult(ctx, m, p, a.hash, now)
+	svc, ans, held := h.consult(ctx, m, p, a.hash, now)
 	// 7, 14, 15: the card state, in one step.
 	v, err := h.opts.CardState.Check(ctx, ledger.CardCheck{
 		Key:     m.Institution + "|" + m.TerminalID + "|" + m.STAN + "|" + m.TransmissionTime,
@@ -353,7 +353,6 @@ func (h *Handler) decide(ctx context.Context, req *Request, p *Partner) Response
 		return a.decline(iso.RCFrequencyLimit, textRate, "over the per-card rate")
 	}
 	// 17. Approved.
-	svc := serviceOf(m.ProcessingCode)
 	pair := h.profile(m.Institution, m.TerminalID, p)
 	in := limits.Inquiry{
 		Service:         svc,
@@ -389,21 +388,22 @@ func serviceOf(pc string) card.Service {
 	return 0
 }
 
-// consult works out decisions 8 to 13 and 16: the first that declines
-// (nil: none, and the answer holds the person and the statement).
-func (h *Handler) consult(ctx context.Context, m *iso.Message, p *Partner, hash string, now time.Time) (ledger.Answer, *pending) {
+// consult works out decisions 8 to 13 and 16: the service asked, and the
+// first decision that declines (nil: none, and the answer holds the person
+// and the statement).
+func (h *Handler) consult(ctx context.Context, m *iso.Message, p *Partner, hash string, now time.Time) (card.Service, ledger.Answer, *pending) {
 	// 8. Unknown processing code.
 	svc := serviceOf(m.ProcessingCode)
 	if svc == 0 {
-		return ledger.Answer{}, &pending{iso.RCInvalidTransaction, textUnknownService, "unknown processing code"}
+		return svc, ledger.Answer{}, &pending{iso.RCInvalidTransaction, textUnknownService, "unknown processing code"}
 	}
 	// 9. Not chip.
 	if !isChip(m.EntryMode) {
-		return ledger.Answer{}, &pending{iso.RCNotPermittedCardholder, textNotChip, "DE22 not chip"}
+		return svc, ledger.Answer{}, &pending{iso.RCNotPermittedCardholder, textNotChip, "DE22 not chip"}
 	}
 	// 10. Card expired.
 	if err := card.CheckExpiry(m.Expiry, now); err != nil {
-		return ledger.Answer{}, &pending{iso.RCExpiredCard, textExpired, "card expired"}
+		return svc, ledger.Answer{}, &pending{iso.RCExpiredCard, textExpired, "card expired"}
 	}
 	// 11-13 need the consent record and the insured person; 16 the statement.
 	ans, err := h.opts.Store.Inquire(ctx, ledger.Query{Institution: p.Institution, PANHash: hash, Service: svc})
@@ -416,25 +416,25 @@ func (h *Handler) consult(ctx context.Context, m *iso.Message, p *Partner, hash 
 			lvl = zap.DebugLevel
 		}
 		h.opts.Logger.Log(lvl, "ledger unavailable", zap.String("stan", m.STAN), zap.String("institution", m.Institution), zap.Error(err))
-		return ans, &pending{iso.RCUnavailable, textUnavailable, "ledger unavailable"}
+		return svc, ans, &pending{iso.RCUnavailable, textUnavailable, "ledger unavailable"}
 	}
 	if err := card.Validate(p.Institution, ans.Consent, ans.Person, svc); err != nil {
 		switch {
 		case errors.Is(err, card.ErrNoConsent):
-			return ans, &pending{iso.RCNoConsent, textNoConsent, "no consent"}
+			return svc, ans, &pending{iso.RCNoConsent, textNoConsent, "no consent"}
 		case errors.Is(err, card.ErrRevoked):
-			return ans, &pending{iso.RCNotPermittedCardholder, textRevoked, "consent revoked"}
+			return svc, ans, &pending{iso.RCNotPermittedCardholder, textRevoked, "consent revoked"}
 		case errors.Is(err, card.ErrServiceNotConsented):
-			return ans, &pending{iso.RCNotPermittedCardholder, textNotConsented, "service not consented"}
+			return svc, ans, &pending{iso.RCNotPermittedCardholder, textNotConsented, "service not consented"}
 		default:
-			return ans, &pending{iso.RCRecordMismatch, textMismatch, "personal data mismatch"}
+			return svc, ans, &pending{iso.RCRecordMismatch, textMismatch, "personal data mismatch"}
 		}
 	}
 	// 16. The statement itself.
 	if (svc == card.ServicePension && ans.Pension == nil) || (svc == card.ServiceInsurance && ans.Insurance == nil) {
-		return ans, &pending{iso.RCUnavailable, textUnavailable, "ledger returned no statement"}
+		return svc, ans, &pending{iso.RCUnavailable, textUnavailable, "ledger returned no statement"}
 	}
-	return ans, nil
+	return svc, ans, nil
 }
 
 // audited makes the answer's audit record durable before the answer may
