@@ -316,7 +316,9 @@ func writeAsync(ctx context.Context, w *Writer, r Record) <-chan error {
 func TestCloseWritesTheQueue(t *testing.T) {
 	dbURL := auditDB(t)
 	dir := t.TempDir()
-	w, err := open(context.Background(), Options{DatabaseURL: dbURL, SpoolDir: dir, BatchSize: 3})
+	// One batch in flight, so that the batches are 3, 3, 2: two writers
+	// could each take the last records one by one.
+	w, err := open(context.Background(), Options{DatabaseURL: dbURL, SpoolDir: dir, BatchSize: 3, writers: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -600,7 +602,9 @@ func TestRefusedRowIsSetAside(t *testing.T) {
 	dbURL := auditDB(t)
 	dbExec(t, dbURL, "ALTER TABLE audit_log ADD CONSTRAINT no_bad CHECK (terminal <> 'BAD')")
 	dir := t.TempDir()
-	w, err := open(context.Background(), Options{DatabaseURL: dbURL, SpoolDir: dir, BatchSize: 10})
+	// One batch in flight: with two, the second writer may take part of
+	// the queue, and the five would not be one batch.
+	w, err := open(context.Background(), Options{DatabaseURL: dbURL, SpoolDir: dir, BatchSize: 10, writers: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
