@@ -110,6 +110,15 @@ func TestConnectionCaps(t *testing.T) {
 	if !cs[2].Closed(5 * time.Second) {
 		t.Fatal("the connection of a refused sign-on was kept")
 	}
+	// The client sees the close before the server has forgotten the
+	// session: wait for that, or the next dial meets the total cap.
+	deadline := time.Now().Add(5 * time.Second)
+	for srv.Sessions() != 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sessions after the refused one closed, want 2", srv.Sessions())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	c, err := testclient.Dial(addr)
 	if err != nil {
 		t.Fatal(err)
