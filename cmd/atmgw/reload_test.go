@@ -131,13 +131,23 @@ tls:
 	if rc, err := inquire(post, "700", panPost); err != nil || rc != "00" {
 		t.Fatalf("700 after the reload: %v %s", err, rc)
 	}
-	_, metrics := httpGet(t, "http://"+admin+"/metrics")
+	// A close is counted once its session has finished, just after the
+	// client saw it.
 	for _, want := range []string{
 		`atmgw_connections_closed_total{reason="reload: source address not allowed"} 1`,
 		`atmgw_connections_closed_total{reason="reload: unknown institution"} 1`,
 	} {
-		if !strings.Contains(metrics, want) {
-			t.Errorf("/metrics lacks %s:\n%s", want, grep(metrics, "atmgw_connections_closed_total"))
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			_, metrics := httpGet(t, "http://"+admin+"/metrics")
+			if strings.Contains(metrics, want) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("/metrics lacks %s:\n%s", want, grep(metrics, "atmgw_connections_closed_total"))
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
 	}
 
