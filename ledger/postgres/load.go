@@ -20,10 +20,6 @@ type Progress = ledger.Progress
 // Report is ledger.Report: counts per file and the refused rows.
 type Report = ledger.Report
 
-// coverBatch is how many persons' insurance events the loader reads per
-// round trip to compute their coverage.
-const coverBatch = 5000
-
 // Load loads the five load files of dir; see LoadFS.
 func Load(ctx context.Context, pool *Pool, dir string, h *card.PANHasher, progress Progress) (Report, error) {
 	return LoadFS(ctx, pool, os.DirFS(dir), h, progress)
@@ -42,8 +38,9 @@ func Load(ctx context.Context, pool *Pool, dir string, h *card.PANHasher, progre
 //     equal rows left alone (so loading the same files twice changes
 //     nothing: Report.Files[].Changed is 0 the second time). Rows of the
 //     database that the files do not name stay;
-//  4. the totals and coverage of every person whose ledger rows changed are
-//     recomputed (ledger.PensionTotals in SQL, ledger.Coverage in Go over
+//  4. the ready-made statements of every person whose ledger rows changed,
+//     and of every new person, are recomputed (restate: the totals in SQL,
+//     the latest rows through the indexes, ledger.Coverage in Go, over
 //     batches of persons), and the as-of date is stored.
 //
 // Refused rows are in the report and do not stop the others. The error is
@@ -106,7 +103,6 @@ CREATE TEMP TABLE stage_insurance (line integer NOT NULL, entry_id bigint NOT NU
 CREATE TEMP TABLE stage_consents (line integer NOT NULL, institution text NOT NULL, pan_hash text NOT NULL,
 	national_id text NOT NULL, name text NOT NULL, birth_date date NOT NULL, pension boolean NOT NULL,
 	insurance boolean NOT NULL, signed_date date NOT NULL, revoked boolean NOT NULL) ON COMMIT DROP;
-CREATE TEMP TABLE stage_cover (national_id text NOT NULL, closed_days integer NOT NULL, open_since date) ON COMMIT DROP;
 CREATE TEMP TABLE affected (national_id text PRIMARY KEY) ON COMMIT DROP;
 `
 
@@ -135,7 +131,12 @@ func (l *loader) run(ctx context.Context) error {
 	if err := l.upsert(ctx); err != nil {
 		return err
 	}
-	if err := l.totals(ctx); err != nil {
+	// The persons with no statement yet (new ones) are affected too.
+	if _, err := tx.Exec(ctx, `INSERT INTO affected SELECT national_id FROM persons
+		WHERE pension IS NULL OR insurance IS NULL ON CONFLICT DO NOTHING`); err != nil {
+		return fmt.Errorf("load: %w", err)
+	}
+	if err := restate(ctx, tx); err != nil {
 		return err
 	}
 	_, err := tx.Exec(ctx, `INSERT INTO ledger_meta (singleton, as_of) VALUES (true, $1)
@@ -369,96 +370,4 @@ func (l *loader) upsert(ctx context.Context) error {
 	}
 	l.rep.File(ledger.FileConsents).Changed = tag.RowsAffected()
 	return nil
-}
-
-// totals recomputes the pension totals and the insurance coverage of the
-// affected persons.
-func (l *loader) totals(ctx context.Context) error {
-	tx := l.tx
-	if _, err := tx.Exec(ctx, "ANALYZE affected"); err != nil {
-		return fmt.Errorf("load: totals: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO person_totals (national_id, contributions, earnings, closed_days, open_since)
-		SELECT a.national_id,
-			coalesce(sum(l.amount) FILTER (WHERE l.kind IN (1, 2, 4, 5)), 0)::bigint,
-			coalesce(sum(l.amount) FILTER (WHERE l.kind = 3), 0)::bigint,
-			0, NULL
-		FROM affected a LEFT JOIN pension_ledger l ON l.national_id = a.national_id
-		GROUP BY a.national_id
-		ON CONFLICT (national_id) DO UPDATE SET contributions = excluded.contributions, earnings = excluded.earnings
-		WHERE (person_totals.contributions, person_totals.earnings) IS DISTINCT FROM (excluded.contributions, excluded.earnings)`); err != nil {
-		return fmt.Errorf("load: totals: %w", err)
-	}
-	// Coverage, in Go (ledger.Coverage), a batch of persons per round trip.
-	last := ""
-	for {
-		rows, err := tx.Query(ctx, `SELECT a.national_id, e.event_date, e.entry_id, e.kind, e.unit_name
-			FROM (SELECT national_id FROM affected WHERE national_id > $1 ORDER BY national_id LIMIT $2) a
-			LEFT JOIN insurance_events e ON e.national_id = a.national_id
-			ORDER BY a.national_id, e.event_date, e.entry_id`, pgx.QueryExecModeExec, last, coverBatch)
-		if err != nil {
-			return fmt.Errorf("load: coverage: %w", err)
-		}
-		var (
-			covers []coverRow
-			cur    string
-			evs    []ledger.InsuranceRow
-		)
-		flush := func() {
-			if cur != "" {
-				covers = append(covers, coverRow{cur, ledger.Coverage(evs)})
-			}
-			evs = evs[:0]
-		}
-		var (
-			id   string
-			date *time.Time
-			eid  *int64
-			kind *int16
-			unit *string
-		)
-		_, err = pgx.ForEachRow(rows, []any{&id, &date, &eid, &kind, &unit}, func() error {
-			if id != cur {
-				flush()
-				cur = id
-			}
-			if eid != nil {
-				evs = append(evs, ledger.InsuranceRow{EntryID: *eid, Date: *date, Kind: ledger.InsuranceKind(*kind), Unit: *unit})
-			}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("load: coverage: %w", err)
-		}
-		flush()
-		if len(covers) == 0 {
-			break
-		}
-		last = covers[len(covers)-1].id
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"stage_cover"}, []string{"national_id", "closed_days", "open_since"},
-			pgx.CopyFromSlice(len(covers), func(i int) ([]any, error) {
-				c := covers[i].cover
-				var since *time.Time
-				if c.Open {
-					since = &c.OpenSince
-				}
-				return []any{covers[i].id, int32(c.ClosedDays), since}, nil
-			})); err != nil {
-			return fmt.Errorf("load: coverage: %w", err)
-		}
-		if len(covers) < coverBatch {
-			break
-		}
-	}
-	if _, err := tx.Exec(ctx, `UPDATE person_totals t SET closed_days = c.closed_days, open_since = c.open_since
-		FROM stage_cover c WHERE t.national_id = c.national_id
-		AND (t.closed_days, t.open_since) IS DISTINCT FROM (c.closed_days, c.open_since)`); err != nil {
-		return fmt.Errorf("load: coverage: %w", err)
-	}
-	return nil
-}
-
-type coverRow struct {
-	id    string
-	cover ledger.Cover
 }

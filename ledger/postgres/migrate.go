@@ -115,6 +115,11 @@ func Migrate(ctx context.Context, pool *Pool) (int, error) {
 				}
 				applied++
 			}
+			if applied > 0 {
+				// A migration that adds ready-made statements leaves them
+				// to compute for the persons already loaded.
+				return restateUnstated(ctx, tx)
+			}
 			return nil
 		})
 	})

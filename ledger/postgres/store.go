@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -210,6 +209,13 @@ func (s *Store) Check(ctx context.Context) error {
 	if n == 0 {
 		return errors.New("the database holds no ledger yet: run atmgw load")
 	}
+	var unstated bool
+	if err := s.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM persons WHERE pension IS NULL OR insurance IS NULL)").Scan(&unstated); err != nil {
+		return err
+	}
+	if unstated {
+		return errUnstated
+	}
 	return nil
 }
 
@@ -229,30 +235,20 @@ func (s *Store) Close() {
 	s.pool.Close()
 }
 
-// The inquiry: one statement, one round trip, one result row. The consent
-// by its primary key, the person, the totals and the as-of date by theirs,
-// and the latest six rows of the asked service through the (national_id,
-// ...) DESC index, packed into one text column: fields separated by US
-// (0x1f), rows by RS (0x1e), dates as days since 1970-01-01, the unit name
-// last (the loader refuses control characters in it).
+// The inquiry: one statement, one round trip, one result row, two index
+// probes: the consent by its primary key and the person's row, with the
+// ready-made statement of the asked service (ledger.AppendPension,
+// ledger.AppendInsurance), by its; plus the one row of ledger_meta. No
+// sort, no aggregate, no scan over the person's history.
 const (
 	inquiryHead = `SELECT c.national_id, c.name, c.birth_date, c.pension, c.insurance, c.signed_date, c.revoked,
-	p.name, p.birth_date, m.as_of, t.contributions, t.earnings, t.closed_days, t.open_since,
-`
+	p.national_id IS NOT NULL, p.name, p.birth_date, (SELECT as_of FROM ledger_meta), p.`
 	inquiryTail = `
 FROM consents c
 LEFT JOIN persons p ON p.national_id = c.national_id
-LEFT JOIN person_totals t ON t.national_id = p.national_id
-LEFT JOIN ledger_meta m ON true
 WHERE c.institution = $1 AND c.pan_hash = $2`
-	inquiryPension = inquiryHead + `(SELECT string_agg(concat_ws(E'\x1f', r.entry_id, r.period - DATE '1970-01-01', r.kind, r.amount, r.unit_name), E'\x1e'
-		ORDER BY r.entry_id DESC)
-	FROM (SELECT l.entry_id, l.period, l.kind, l.amount, l.unit_name FROM pension_ledger l
-		WHERE l.national_id = p.national_id ORDER BY l.entry_id DESC LIMIT 6) r)` + inquiryTail
-	inquiryInsurance = inquiryHead + `(SELECT string_agg(concat_ws(E'\x1f', r.entry_id, r.event_date - DATE '1970-01-01', r.kind, r.insured_salary, r.unit_name), E'\x1e'
-		ORDER BY r.event_date DESC, r.entry_id DESC)
-	FROM (SELECT e.entry_id, e.event_date, e.kind, e.insured_salary, e.unit_name FROM insurance_events e
-		WHERE e.national_id = p.national_id ORDER BY e.event_date DESC, e.entry_id DESC LIMIT 6) r)` + inquiryTail
+	inquiryPension   = inquiryHead + "pension" + inquiryTail
+	inquiryInsurance = inquiryHead + "insurance" + inquiryTail
 )
 
 // Inquire implements ledger.Store in one round trip.
@@ -277,22 +273,24 @@ type queryRower interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
+// errUnstated is the error of an inquiry of a person whose ready-made
+// statement is not computed (a database migrated and not loaded since;
+// Check refuses to serve one).
+var errUnstated = errors.New("ledger: the person's statement is not computed yet: run atmgw load")
+
 // inquire runs an inquiry statement on db and reads its answer.
 func inquire(ctx context.Context, db queryRower, sql string, q ledger.Query) (ledger.Answer, error) {
 	var (
-		c          card.Consent
-		pName      pgtype.Text
-		pBirth     pgtype.Date
-		asOf       pgtype.Date
-		contrib    pgtype.Int8
-		earnings   pgtype.Int8
-		closedDays pgtype.Int4
-		openSince  pgtype.Date
-		packed     pgtype.Text
+		c         = new(card.Consent)
+		found     bool
+		pName     pgtype.Text
+		pBirth    pgtype.Date
+		asOf      pgtype.Date
+		statement []byte
 	)
 	err := db.QueryRow(ctx, sql, q.Institution, q.PANHash).Scan(
 		&c.NationalID, &c.Name, &c.BirthDate, &c.Pension, &c.Insurance, &c.SignedDate, &c.Revoked,
-		&pName, &pBirth, &asOf, &contrib, &earnings, &closedDays, &openSince, &packed)
+		&found, &pName, &pBirth, &asOf, &statement)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ledger.Answer{}, nil
 	}
@@ -300,57 +298,24 @@ func inquire(ctx context.Context, db queryRower, sql string, q ledger.Query) (le
 		return ledger.Answer{}, err
 	}
 	c.Institution = q.Institution
-	ans := ledger.Answer{Consent: &c}
-	if !pName.Valid {
+	ans := ledger.Answer{Consent: c}
+	if !found {
 		return ans, nil // a consent of no insured person: no statement
 	}
+	if statement == nil {
+		return ledger.Answer{}, errUnstated
+	}
 	ans.Person = &card.Person{NationalID: c.NationalID, Name: pName.String, BirthDate: pBirth.Time}
-	at := asOf.Time
 	if q.Service == card.ServicePension {
-		st := &ledger.PensionStatement{AsOf: at, Contributions: contrib.Int64, Earnings: earnings.Int64}
-		err = unpack(packed.String, func(id int64, day int, kind int, amount int64, unit string) {
-			d := dayToDate(day)
-			st.Rows = append(st.Rows, ledger.PensionRow{EntryID: id, Year: d.Year(), Month: int(d.Month()),
-				Kind: ledger.PensionKind(kind), Unit: unit, Amount: amount})
-		})
-		ans.Pension = st
+		ans.Pension, err = ledger.DecodePension(statement, asOf.Time)
 	} else {
-		cover := ledger.Cover{ClosedDays: int(closedDays.Int32), Open: openSince.Valid, OpenSince: openSince.Time}
-		st := &ledger.InsuranceStatement{AsOf: at, SeniorityDays: cover.Days(at)}
-		err = unpack(packed.String, func(id int64, day int, kind int, amount int64, unit string) {
-			st.Rows = append(st.Rows, ledger.InsuranceRow{EntryID: id, Date: dayToDate(day),
-				Kind: ledger.InsuranceKind(kind), Unit: unit, Salary: amount})
-		})
-		ans.Insurance = st
+		ans.Insurance, err = ledger.DecodeInsurance(statement, asOf.Time)
 	}
 	if err != nil {
 		return ledger.Answer{}, err
 	}
 	return ans, nil
 }
-
-// unpack reads the packed rows of an inquiry.
-func unpack(s string, row func(id int64, day, kind int, amount int64, unit string)) error {
-	for s != "" {
-		var r string
-		r, s, _ = strings.Cut(s, "\x1e")
-		f := strings.SplitN(r, "\x1f", 5)
-		if len(f) != 5 {
-			return fmt.Errorf("ledger: malformed statement row from the database")
-		}
-		id, err1 := strconv.ParseInt(f[0], 10, 64)
-		day, err2 := strconv.Atoi(f[1])
-		kind, err3 := strconv.Atoi(f[2])
-		amount, err4 := strconv.ParseInt(f[3], 10, 64)
-		if err := errors.Join(err1, err2, err3, err4); err != nil {
-			return fmt.Errorf("ledger: malformed statement row from the database: %w", err)
-		}
-		row(id, day, kind, amount, f[4])
-	}
-	return nil
-}
-
-func dayToDate(day int) time.Time { return time.Unix(int64(day)*86400, 0).UTC() }
 
 // connError is an error of Open: a message fit for an operator (no
 // password) over the driver's error.
