@@ -14,6 +14,7 @@ import (
 	"github.com/bli/atmgw/card"
 	"github.com/bli/atmgw/iso"
 	"github.com/bli/atmgw/ledger"
+	"github.com/bli/atmgw/ledger/cluster"
 	"github.com/bli/atmgw/limits"
 )
 
@@ -412,7 +413,7 @@ func (h *Handler) consult(ctx context.Context, m *iso.Message, p *Partner, hash 
 		// the breaker logs its changes: a line each would flood the log
 		// exactly when the gateway is under overload.
 		lvl := zap.WarnLevel
-		if errors.Is(err, ledger.ErrShed) || errors.Is(err, ledger.ErrBreakerOpen) {
+		if errors.Is(err, cluster.ErrShed) || errors.Is(err, cluster.ErrBreakerOpen) {
 			lvl = zap.DebugLevel
 		}
 		h.opts.Logger.Log(lvl, "ledger unavailable", zap.String("stan", m.STAN), zap.String("institution", m.Institution), zap.Error(err))

@@ -17,6 +17,7 @@ import (
 	"github.com/bli/atmgw/internal/config"
 	"github.com/bli/atmgw/iso"
 	"github.com/bli/atmgw/ledger"
+	"github.com/bli/atmgw/ledger/demo"
 	"github.com/bli/atmgw/limits"
 )
 
@@ -71,11 +72,11 @@ func newRig(t testing.TB, mutate ...func(*gateway.Options)) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	demo, err := ledger.Demo(h)
+	mem, err := demo.Open(h)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := &switchStore{Store: demo}
+	st := &switchStore{Store: mem}
 	opts := gateway.Options{
 		Partners:  app.Partners(cfg),
 		Profiles:  book,

@@ -61,7 +61,7 @@ func (p *Partner) allowed(a netip.Addr) bool {
 type Options struct {
 	Partners []Partner       // required: who may sign on
 	Profiles *limits.Book    // required: screen and receipt profiles per institution and terminal prefix
-	Store    ledger.Store    // required: the ledger (wrap it in ledger.Guard for deadlines and a breaker)
+	Store    ledger.Store    // required: the ledger (wrap it in cluster.Guard for deadlines and a breaker)
 	Hasher   *card.PANHasher // required: keys the PAN hash the ledger is indexed by
 	// CardState keeps decisions 7 (duplicate window), 14 (ATC) and 15
 	// (per-card rate), and their windows and limit. Required: a

@@ -17,6 +17,7 @@ import (
 	"github.com/bli/atmgw/internal/testclient"
 	"github.com/bli/atmgw/iso"
 	"github.com/bli/atmgw/ledger"
+	"github.com/bli/atmgw/ledger/demo"
 )
 
 // gateStore is the demo ledger, except that inquiries for one PAN hash
@@ -52,11 +53,11 @@ func startServer(t *testing.T, mutate func(*gateway.Options)) (*gateway.Server, 
 	}
 	h, _ := app.Hasher(cfg)
 	book, _ := app.Profiles(cfg)
-	demo, err := ledger.Demo(h)
+	mem, err := demo.Open(h)
 	if err != nil {
 		t.Fatal(err)
 	}
-	gs := &gateStore{Store: demo, slowHash: h.Hash(panPost), entered: make(chan struct{}, 16), gate: make(chan struct{})}
+	gs := &gateStore{Store: mem, slowHash: h.Hash(panPost), entered: make(chan struct{}, 16), gate: make(chan struct{})}
 	opts := gateway.Options{Partners: app.Partners(cfg), Profiles: book, Store: gs, Hasher: h,
 		CardState: ledger.NewMemoryCardState(ledger.CardStateOptions{RateLimit: -1})}
 	if mutate != nil {

@@ -7,7 +7,10 @@ import (
 )
 
 // This file is the ledger semantics of the contract (section 6) as pure
-// functions; both stores use them, so they answer alike.
+// functions; both stores use them, so they answer alike. Coverage keeps a
+// person's seniority in a form (Cover) that does not depend on the as-of
+// date, so that stores compute it when loading and an inquiry only adds
+// the days of the open intervals.
 
 // PensionTotals sums a person's pension rows, all of them: contributions
 // are the employer, voluntary, settlement and adjustment rows, earnings the

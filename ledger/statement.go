@@ -32,7 +32,7 @@ var ErrBadStatement = errors.New("ledger: malformed ready-made statement")
 // latest, newest first, as LatestPension gives them; at most six are kept)
 // and the totals over all the person's rows.
 func AppendPension(b []byte, rows []PensionRow, contributions, earnings int64) []byte {
-	rows = rows[:min(len(rows), maxStatementRows)]
+	rows = rows[:min(len(rows), StatementRows)]
 	b = append(b, statementVersion)
 	b = binary.AppendVarint(b, contributions)
 	b = binary.AppendVarint(b, earnings)
@@ -54,7 +54,7 @@ func AppendPension(b []byte, rows []PensionRow, contributions, earnings int64) [
 // latest, newest first, as LatestInsurance gives them; at most six are
 // kept) and the person's coverage.
 func AppendInsurance(b []byte, rows []InsuranceRow, c Cover) []byte {
-	rows = rows[:min(len(rows), maxStatementRows)]
+	rows = rows[:min(len(rows), StatementRows)]
 	b = append(b, statementVersion)
 	b = binary.AppendUvarint(b, uint64(c.ClosedDays))
 	if c.Open {
@@ -76,9 +76,6 @@ func AppendInsurance(b []byte, rows []InsuranceRow, c Cover) []byte {
 	}
 	return b
 }
-
-// maxStatementRows is the most rows a statement shows: the latest six.
-const maxStatementRows = 6
 
 // decoder reads the encoding; the first malformed read sets bad.
 type decoder struct {
@@ -119,7 +116,7 @@ func (d *decoder) varint() int64 {
 // header reads the version and the row count.
 func (d *decoder) count() int {
 	n := int(d.byte())
-	if n > maxStatementRows {
+	if n > StatementRows {
 		d.bad = true
 	}
 	return n
@@ -127,7 +124,7 @@ func (d *decoder) count() int {
 
 // units cuts the unit names, whose lengths are lens, from the rest of the
 // bytes, with one allocation.
-func (d *decoder) units(lens *[maxStatementRows]uint64, n int, set func(i int, s string)) {
+func (d *decoder) units(lens *[StatementRows]uint64, n int, set func(i int, s string)) {
 	var total uint64
 	for _, l := range lens[:n] {
 		total += l
@@ -148,7 +145,7 @@ func (d *decoder) units(lens *[maxStatementRows]uint64, n int, set func(i int, s
 // pensionBlock puts a statement and its rows in one allocation.
 type pensionBlock struct {
 	st   PensionStatement
-	rows [maxStatementRows]PensionRow
+	rows [StatementRows]PensionRow
 }
 
 // DecodePension decodes a ready-made pension statement (AppendPension) as
@@ -167,7 +164,7 @@ func DecodePension(b []byte, asOf time.Time) (*PensionStatement, error) {
 	if d.bad {
 		return nil, ErrBadStatement
 	}
-	var lens [maxStatementRows]uint64
+	var lens [StatementRows]uint64
 	for i := range n {
 		r := &blk.rows[i]
 		r.EntryID = int64(d.uvarint())
@@ -190,7 +187,7 @@ func DecodePension(b []byte, asOf time.Time) (*PensionStatement, error) {
 // insuranceBlock puts a statement and its rows in one allocation.
 type insuranceBlock struct {
 	st   InsuranceStatement
-	rows [maxStatementRows]InsuranceRow
+	rows [StatementRows]InsuranceRow
 }
 
 // DecodeInsurance decodes a ready-made insurance statement
@@ -215,7 +212,7 @@ func DecodeInsurance(b []byte, asOf time.Time) (*InsuranceStatement, error) {
 		return nil, ErrBadStatement
 	}
 	st.SeniorityDays = c.Days(asOf)
-	var lens [maxStatementRows]uint64
+	var lens [StatementRows]uint64
 	for i := range n {
 		r := &blk.rows[i]
 		r.EntryID = int64(d.uvarint())

@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/bli/atmgw/card"
@@ -24,6 +25,23 @@ const (
 	KindAdjustment PensionKind = 5 // 調整, "adjustment"
 )
 
+// String is the load file's name of the kind.
+func (k PensionKind) String() string {
+	switch k {
+	case KindEmployer:
+		return "employer"
+	case KindVoluntary:
+		return "voluntary"
+	case KindEarnings:
+		return "earnings"
+	case KindSettlement:
+		return "settlement"
+	case KindAdjustment:
+		return "adjustment"
+	}
+	return "pension kind " + strconv.Itoa(int(k))
+}
+
 // InsuranceKind is the kind of an insurance event; its value is the DE62 code.
 type InsuranceKind int
 
@@ -32,6 +50,19 @@ const (
 	KindWithdraw     InsuranceKind = 12 // 退保, "withdraw"
 	KindSalaryChange InsuranceKind = 13 // 調薪, "salary_change"
 )
+
+// String is the load file's name of the kind.
+func (k InsuranceKind) String() string {
+	switch k {
+	case KindEnroll:
+		return "enroll"
+	case KindWithdraw:
+		return "withdraw"
+	case KindSalaryChange:
+		return "salary_change"
+	}
+	return "insurance kind " + strconv.Itoa(int(k))
+}
 
 // PensionRow is one row of a person's labor pension ledger.
 type PensionRow struct {
@@ -42,6 +73,9 @@ type PensionRow struct {
 	Unit    string // contributing unit name (UTF-8)
 	Amount  int64  // whole TWD, may be negative
 }
+
+// StatementRows is how many rows a statement shows: the latest six.
+const StatementRows = 6
 
 // PensionStatement is what a pension inquiry shows: the latest six rows
 // (newest first: highest entry id first) and the totals over all rows.

@@ -12,6 +12,8 @@ import (
 	"github.com/bli/atmgw/card"
 	"github.com/bli/atmgw/internal/config"
 	"github.com/bli/atmgw/ledger"
+	"github.com/bli/atmgw/ledger/cluster"
+	"github.com/bli/atmgw/ledger/demo"
 	"github.com/bli/atmgw/ledger/postgres"
 )
 
@@ -21,7 +23,7 @@ const ledgerOpenTimeout = 10 * time.Second
 // openLedger opens the ledger of a configuration: PostgreSQL when
 // database_url is set (the primary, and the read replicas of
 // ledger.replicas), the embedded demo ledger otherwise, behind a
-// ledger.Cluster (a breaker and an adaptive concurrency limit per host,
+// cluster.Cluster (a breaker and an adaptive concurrency limit per host,
 // failover) whose metrics go to reg. The primary must answer at start, and
 // every host that answers must hold a current schema and a loaded ledger,
 // or the gateway does not start (an error naming the key and the database,
@@ -31,7 +33,7 @@ const ledgerOpenTimeout = 10 * time.Second
 // after, never makes its first inquiries wait for connects. A replica that
 // does not answer at start is logged and left to its breaker (opened
 // lazily: it connects on use once it answers). close releases it.
-func openLedger(ctx context.Context, cfg *config.Config, h *card.PANHasher, log *zap.Logger, reg prometheus.Registerer) (store ledger.Store, close func(), demo bool, err error) {
+func openLedger(ctx context.Context, cfg *config.Config, h *card.PANHasher, log *zap.Logger, reg prometheus.Registerer) (store ledger.Store, close func(), isDemo bool, err error) {
 	var primary ledger.Store
 	var replicas []ledger.Store
 	closeAll := func() {
@@ -46,17 +48,17 @@ func openLedger(ctx context.Context, cfg *config.Config, h *card.PANHasher, log 
 		if len(cfg.Ledger.Replicas) > 0 {
 			return nil, nil, false, errors.New("ledger.replicas: needs database_url (the primary)")
 		}
-		d, err := ledger.Demo(h)
+		d, err := demo.Open(h)
 		if err != nil {
 			return nil, nil, false, fmt.Errorf("demo ledger: %w", err)
 		}
-		primary, demo = d, true
+		primary, isDemo = d, true
 	} else {
 		pg, err := openHost(ctx, cfg.DatabaseURL, cfg)
 		if err != nil {
 			return nil, nil, false, err
 		}
-		log.Info("ledger host warm", zap.String("host", ledger.HostPrimary), zap.Int("conns", pg.Conns()))
+		log.Info("ledger host warm", zap.String("host", cluster.HostPrimary), zap.Int("conns", pg.Conns()))
 		primary = pg
 		for i, url := range cfg.Ledger.Replicas {
 			r, err := openHost(ctx, url, cfg)
@@ -78,8 +80,8 @@ func openLedger(ctx context.Context, cfg *config.Config, h *card.PANHasher, log 
 			replicas = append(replicas, r)
 		}
 	}
-	c := ledger.NewCluster(primary, replicas, ledger.ClusterOptions{
-		Guard: ledger.GuardOptions{
+	c := cluster.New(primary, replicas, cluster.Options{
+		Guard: cluster.GuardOptions{
 			Timeout:     time.Duration(cfg.Ledger.Timeout),
 			Failures:    uint32(cfg.Ledger.Breaker.Failures),
 			OpenFor:     time.Duration(cfg.Ledger.Breaker.OpenFor),
@@ -89,28 +91,28 @@ func openLedger(ctx context.Context, cfg *config.Config, h *card.PANHasher, log 
 		MaxConcurrent: cfg.Ledger.MaxConcurrent,
 		Limit:         limitOptions(cfg),
 		PreferPrimary: cfg.Ledger.ReadFrom == config.ReadFromPrimary,
-		Metrics:       ledger.NewMetrics(reg),
+		Metrics:       cluster.NewMetrics(reg),
 	}, log)
-	if !demo {
+	if !isDemo {
 		o := c.Options()
-		lim := c.Limiter(ledger.HostPrimary).Options()
+		lim := c.Limiter(cluster.HostPrimary).Options()
 		log.Info("ledger", zap.Int("replicas", len(replicas)), zap.String("read_from", cfg.Ledger.ReadFrom),
 			zap.Int("attempts", o.Attempts), zap.Duration("timeout", o.Guard.Timeout),
 			zap.Int("max_concurrent", lim.Max), zap.Int("min_concurrent", lim.Min),
 			zap.Int("queue", lim.Queue), zap.Duration("queue_timeout", lim.QueueTimeout))
 	}
-	return c, c.Close, demo, nil
+	return c, c.Close, isDemo, nil
 }
 
 // limitOptions are the bounds of each ledger host's concurrency limiter
 // of a configuration (its ceiling is ledger.max_concurrent, lowered to the
 // host's pool, ledger.max_conns, by the cluster).
-func limitOptions(cfg *config.Config) ledger.LimitOptions {
+func limitOptions(cfg *config.Config) cluster.LimitOptions {
 	queue := cfg.Ledger.QueueLen()
 	if queue == 0 {
 		queue = -1 // none: shed at once past the limit
 	}
-	return ledger.LimitOptions{
+	return cluster.LimitOptions{
 		Min:          cfg.Ledger.MinConcurrent,
 		Queue:        queue,
 		QueueTimeout: time.Duration(cfg.Ledger.QueueTimeout),

@@ -37,7 +37,7 @@ type Breaker struct {
 // Ledger holds the ledger call settings. database_url (Config.DatabaseURL)
 // is the primary; Replicas are read replicas of it.
 //
-// Each host has an adaptive concurrency limit (ledger.Limiter): between
+// Each host has an adaptive concurrency limit (cluster.Limiter): between
 // MinConcurrent and MaxConcurrent (itself at most MaxConns, the pool)
 // inquiries are sent to it at once; more wait in its queue, at most Queue
 // of them, each at most QueueTimeout; the excess is answered 91.

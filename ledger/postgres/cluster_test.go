@@ -15,6 +15,7 @@ import (
 	"github.com/bli/atmgw/internal/config"
 	"github.com/bli/atmgw/internal/metrictest"
 	"github.com/bli/atmgw/ledger"
+	"github.com/bli/atmgw/ledger/cluster"
 	"github.com/bli/atmgw/ledger/pgtest"
 	"github.com/bli/atmgw/ledger/postgres"
 	"github.com/bli/atmgw/ledger/storetest"
@@ -147,10 +148,10 @@ func TestClusterHostStoppedUnderLoad(t *testing.T) {
 			p, r := &answering{Store: pst}, &answering{Store: rst}
 			const failures = 3
 			reg := prometheus.NewRegistry()
-			c := ledger.NewCluster(p, []ledger.Store{r}, ledger.ClusterOptions{
-				Guard:         ledger.GuardOptions{Timeout: time.Second, Failures: failures, OpenFor: 200 * time.Millisecond, HalfOpenMax: 2},
+			c := cluster.New(p, []ledger.Store{r}, cluster.Options{
+				Guard:         cluster.GuardOptions{Timeout: time.Second, Failures: failures, OpenFor: 200 * time.Millisecond, HalfOpenMax: 2},
 				PreferPrimary: tc.preferPrimary,
-				Metrics:       ledger.NewMetrics(reg),
+				Metrics:       cluster.NewMetrics(reg),
 			}, nil)
 			defer c.Close()
 			victim, victimSrv, other := r, replica, p
@@ -195,7 +196,7 @@ func TestClusterHostStoppedUnderLoad(t *testing.T) {
 			if late > workers || up+late < 300 {
 				t.Errorf("after the stop the host still up answered %d inquiries and the stopped one %d (at most %d), want 300 between them", up, late, workers)
 			}
-			if st := c.Hosts()[victimHost].Breaker; st == ledger.BreakerClosed {
+			if st := c.Hosts()[victimHost].Breaker; st == cluster.BreakerClosed {
 				t.Errorf("the stopped host's breaker is %v", st)
 			}
 
@@ -203,7 +204,7 @@ func TestClusterHostStoppedUnderLoad(t *testing.T) {
 			victimSrv.Start()
 			victimBack := victim.ok.Load()
 			deadline := time.Now().Add(time.Minute)
-			for c.Hosts()[victimHost].Breaker != ledger.BreakerClosed || victim.ok.Load()-victimBack < 50 {
+			for c.Hosts()[victimHost].Breaker != cluster.BreakerClosed || victim.ok.Load()-victimBack < 50 {
 				if time.Now().After(deadline) {
 					t.Fatalf("the host did not come back into use: breaker %v, %d answers", c.Hosts()[victimHost].Breaker, victim.ok.Load()-victimBack)
 				}
@@ -251,7 +252,7 @@ func loadedURL(t testing.TB) (string, *card.PANHasher) {
 // (internal/app's openLedger): the host opened warm (postgres.Options.Warm),
 // and the cluster's deadline, breaker and limiter from the configuration's
 // defaults for ledger.max_conns = maxConns. tune may change the options.
-func appCluster(t testing.TB, url string, maxConns int, reg prometheus.Registerer, tune func(*ledger.ClusterOptions)) *ledger.Cluster {
+func appCluster(t testing.TB, url string, maxConns int, reg prometheus.Registerer, tune func(*cluster.Options)) *cluster.Cluster {
 	t.Helper()
 	var cfg config.Config
 	if err := config.Parse(fmt.Appendf(nil, "ledger: {max_conns: %d}\n", maxConns), &cfg); err != nil {
@@ -265,8 +266,8 @@ func appCluster(t testing.TB, url string, maxConns int, reg prometheus.Registere
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := ledger.ClusterOptions{
-		Guard: ledger.GuardOptions{
+	opts := cluster.Options{
+		Guard: cluster.GuardOptions{
 			Timeout:     time.Duration(l.Timeout),
 			Failures:    uint32(l.Breaker.Failures),
 			OpenFor:     time.Duration(l.Breaker.OpenFor),
@@ -274,13 +275,13 @@ func appCluster(t testing.TB, url string, maxConns int, reg prometheus.Registere
 		},
 		Attempts:      l.Attempts,
 		MaxConcurrent: l.MaxConcurrent,
-		Limit:         ledger.LimitOptions{Min: l.MinConcurrent, Queue: l.QueueLen(), QueueTimeout: time.Duration(l.QueueTimeout)},
-		Metrics:       ledger.NewMetrics(reg),
+		Limit:         cluster.LimitOptions{Min: l.MinConcurrent, Queue: l.QueueLen(), QueueTimeout: time.Duration(l.QueueTimeout)},
+		Metrics:       cluster.NewMetrics(reg),
 	}
 	if tune != nil {
 		tune(&opts)
 	}
-	c := ledger.NewCluster(st, nil, opts, nil)
+	c := cluster.New(st, nil, opts, nil)
 	t.Cleanup(c.Close)
 	return c
 }
@@ -298,7 +299,7 @@ func (ty *tally) add(err error) {
 		ty.ok.Add(1)
 	case errors.Is(err, ledger.ErrUnavailable):
 		ty.unavailable.Add(1)
-		if errors.Is(err, ledger.ErrShed) {
+		if errors.Is(err, cluster.ErrShed) {
 			ty.shed.Add(1)
 		}
 		if errors.Is(err, context.DeadlineExceeded) {
@@ -345,14 +346,14 @@ func handQueries(h *card.PANHasher) []ledger.Query {
 // once and all the time, PostgreSQL healthy. Built warm as atmgw serve
 // builds it, the cluster never opens its breaker and answers nearly every
 // inquiry (the bound is wide: a shared 2-core machine under -race;
-// BenchmarkFreshCluster64 in package ledger measures the 0.5% target).
+// BenchmarkFreshCluster64 in package ledger/cluster measures the 0.5% target).
 func TestFreshClusterUnder64Clients(t *testing.T) {
 	url, h := loadedURL(t)
 	reg := prometheus.NewRegistry()
 	var opened atomic.Int64
-	c := appCluster(t, url, postgres.DefaultMaxConns, reg, func(o *ledger.ClusterOptions) {
-		o.Guard.OnStateChange = func(_, to ledger.BreakerState) {
-			if to != ledger.BreakerClosed {
+	c := appCluster(t, url, postgres.DefaultMaxConns, reg, func(o *cluster.Options) {
+		o.Guard.OnStateChange = func(_, to cluster.BreakerState) {
+			if to != cluster.BreakerClosed {
 				opened.Add(1)
 			}
 		}
@@ -378,7 +379,7 @@ func TestFreshClusterUnder64Clients(t *testing.T) {
 	if len(ty.wrong) > 0 {
 		t.Errorf("%d inquiries neither answered nor ErrUnavailable, e.g. %s", len(ty.wrong), ty.wrong[0])
 	}
-	if opened.Load() != 0 || c.Hosts()[0].Breaker != ledger.BreakerClosed {
+	if opened.Load() != 0 || c.Hosts()[0].Breaker != cluster.BreakerClosed {
 		t.Errorf("the breaker left closed %d times under load on a healthy database", opened.Load())
 	}
 	if ty.ok.Load() < 1000 {
@@ -400,11 +401,11 @@ func TestPoolWaitIsNotABreakerFailure(t *testing.T) {
 	url, h := loadedURL(t)
 	reg := prometheus.NewRegistry()
 	var opened atomic.Int64
-	c := appCluster(t, url, 1, reg, func(o *ledger.ClusterOptions) {
+	c := appCluster(t, url, 1, reg, func(o *cluster.Options) {
 		o.Guard.Failures = 1
 		o.Guard.Timeout = 200 * time.Millisecond
-		o.Guard.OnStateChange = func(_, to ledger.BreakerState) {
-			if to != ledger.BreakerClosed {
+		o.Guard.OnStateChange = func(_, to cluster.BreakerState) {
+			if to != cluster.BreakerClosed {
 				opened.Add(1)
 			}
 		}
@@ -412,7 +413,7 @@ func TestPoolWaitIsNotABreakerFailure(t *testing.T) {
 	qs := handQueries(h)
 	ty := closedLoop(20, 2*time.Second, func(i int) error {
 		_, err := c.Inquire(context.Background(), qs[i%len(qs)])
-		if err != nil && !errors.Is(err, ledger.ErrShed) {
+		if err != nil && !errors.Is(err, cluster.ErrShed) {
 			return fmt.Errorf("neither answered nor shed: %w", err)
 		}
 		return err
@@ -424,7 +425,7 @@ func TestPoolWaitIsNotABreakerFailure(t *testing.T) {
 	if ty.unavailable.Load() != ty.shed.Load() {
 		t.Errorf("%d unavailable but %d shed", ty.unavailable.Load(), ty.shed.Load())
 	}
-	if opened.Load() != 0 || c.Hosts()[0].Breaker != ledger.BreakerClosed {
+	if opened.Load() != 0 || c.Hosts()[0].Breaker != cluster.BreakerClosed {
 		t.Errorf("waiting for the only connection opened the breaker (Failures: 1)")
 	}
 	if ty.ok.Load() < 50 || ty.shed.Load() == 0 {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/bli/atmgw/card"
 	"github.com/bli/atmgw/ledger"
+	"github.com/bli/atmgw/ledger/cluster"
 	"github.com/bli/atmgw/ledger/pgtest"
 	"github.com/bli/atmgw/ledger/postgres"
 	"github.com/bli/atmgw/ledger/storetest"
@@ -44,10 +45,10 @@ func TestGuardWithDatabaseStopped(t *testing.T) {
 
 	inner := &counting{Store: st}
 	var opened atomic.Int64
-	g := ledger.Guard(inner, ledger.GuardOptions{
+	g := cluster.Guard(inner, cluster.GuardOptions{
 		Timeout: 300 * time.Millisecond, Failures: 3, OpenFor: 200 * time.Millisecond, HalfOpenMax: 2,
-		OnStateChange: func(from, to ledger.BreakerState) {
-			if to == ledger.BreakerOpen {
+		OnStateChange: func(from, to cluster.BreakerState) {
+			if to == cluster.BreakerOpen {
 				opened.Add(1)
 			}
 		},
@@ -69,7 +70,7 @@ func TestGuardWithDatabaseStopped(t *testing.T) {
 			t.Fatalf("call %d with the database stopped: %v", i, err)
 		}
 	}
-	if g.State() != ledger.BreakerOpen || opened.Load() != 1 {
+	if g.State() != cluster.BreakerOpen || opened.Load() != 1 {
 		t.Fatalf("breaker %v after 3 failures (opened %d times)", g.State(), opened.Load())
 	}
 	n := inner.calls.Load()
@@ -78,7 +79,7 @@ func TestGuardWithDatabaseStopped(t *testing.T) {
 			t.Fatalf("open breaker: %v", err)
 		}
 	}
-	if g.State() == ledger.BreakerOpen && inner.calls.Load() > n+2 {
+	if g.State() == cluster.BreakerOpen && inner.calls.Load() > n+2 {
 		t.Errorf("%d calls reached the stopped database through an open breaker", inner.calls.Load()-n)
 	}
 
@@ -102,7 +103,7 @@ func TestGuardWithDatabaseStopped(t *testing.T) {
 			t.Fatalf("after recovery: %v", err)
 		}
 	}
-	if g.State() != ledger.BreakerClosed {
+	if g.State() != cluster.BreakerClosed {
 		t.Errorf("breaker %v after recovery", g.State())
 	}
 }

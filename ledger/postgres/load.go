@@ -12,14 +12,14 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/bli/atmgw/card"
-	"github.com/bli/atmgw/ledger"
+	"github.com/bli/atmgw/ledger/loadfile"
 )
 
-// Progress is ledger.Progress: the file being read and its rows read so far.
-type Progress = ledger.Progress
+// Progress is loadfile.Progress: the file being read and its rows read so far.
+type Progress = loadfile.Progress
 
-// Report is ledger.Report: counts per file and the refused rows.
-type Report = ledger.Report
+// Report is loadfile.Report: counts per file and the refused rows.
+type Report = loadfile.Report
 
 // Load loads the five load files of dir; see LoadFS.
 func Load(ctx context.Context, pool *Pool, dir string, h *card.PANHasher, progress Progress) (Report, error) {
@@ -29,10 +29,10 @@ func Load(ctx context.Context, pool *Pool, dir string, h *card.PANHasher, progre
 // LoadFS loads the five load files of fsys into the database, in one
 // transaction under an advisory lock (one load at a time):
 //
-//  1. each CSV file is streamed through its ledger.Reader (rows checked one
+//  1. each CSV file is streamed through its loadfile.Reader (rows checked one
 //     by one; a PAN is hashed at once and never sent) into a temporary
 //     staging table with COPY;
-//  2. the checks across rows run in SQL, with the outcome of ledger.ReadFS:
+//  2. the checks across rows run in SQL, with the outcome of loadfile.ReadFS:
 //     a repeated key is refused (the first good row wins), a ledger row of a
 //     person neither in persons.csv nor already loaded is refused;
 //  3. the good rows are upserted: new rows inserted, changed rows updated,
@@ -52,11 +52,11 @@ func LoadFS(ctx context.Context, pool *Pool, fsys fs.FS, h *card.PANHasher, prog
 	if h == nil {
 		return Report{}, errors.New("load: no PAN hasher")
 	}
-	asOf, err := ledger.ReadAsOfFS(fsys)
+	asOf, err := loadfile.ReadAsOfFS(fsys)
 	if err != nil {
 		return Report{}, err
 	}
-	for _, name := range ledger.CSVFiles() {
+	for _, name := range loadfile.CSVFiles() {
 		if _, err := fs.Stat(fsys, name); err != nil {
 			return Report{}, fmt.Errorf("%s: %w", name, err)
 		}
@@ -69,7 +69,7 @@ func LoadFS(ctx context.Context, pool *Pool, fsys fs.FS, h *card.PANHasher, prog
 	if err := checkSchema(ctx, conn); err != nil {
 		return Report{}, err
 	}
-	l := &loader{fsys: fsys, h: h, progress: progress, asOf: asOf, rep: ledger.NewReport(asOf)}
+	l := &loader{fsys: fsys, h: h, progress: progress, asOf: asOf, rep: loadfile.NewReport(asOf)}
 	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 		l.tx = tx
 		return l.run(ctx)
@@ -91,7 +91,7 @@ type loader struct {
 	progress Progress
 	asOf     time.Time
 	tx       pgx.Tx
-	rep      ledger.Report
+	rep      loadfile.Report
 }
 
 const stagingDDL = `
@@ -132,7 +132,7 @@ func (l *loader) run(ctx context.Context) error {
 	}
 	if loaded != nil && l.asOf.Before(*loaded) {
 		return fmt.Errorf("%s: %s is before the as-of date already loaded, %s: load the newest export",
-			ledger.FileAsOf, l.asOf.Format(time.DateOnly), loaded.Format(time.DateOnly))
+			loadfile.FileAsOf, l.asOf.Format(time.DateOnly), loaded.Format(time.DateOnly))
 	}
 	if _, err := tx.Exec(ctx, stagingDDL); err != nil {
 		return fmt.Errorf("load: staging tables: %w", err)
@@ -165,41 +165,41 @@ func (l *loader) run(ctx context.Context) error {
 // stage streams the four CSV files into the staging tables.
 func (l *loader) stage(ctx context.Context) error {
 	reject := l.rep.Refuse
-	if err := stageFile(ctx, l, ledger.FilePersons, "stage_persons",
+	if err := stageFile(ctx, l, loadfile.FilePersons, "stage_persons",
 		[]string{"line", "national_id", "name", "birth_date"},
-		func(f fs.File) (*ledger.Reader[card.Person], error) { return ledger.NewPersonsReader(f, reject) },
+		func(f fs.File) (*loadfile.Reader[card.Person], error) { return loadfile.NewPersonsReader(f, reject) },
 		func(line int, p card.Person, v []any) []any {
 			return append(v, line, p.NationalID, p.Name, p.BirthDate)
 		}); err != nil {
 		return err
 	}
-	if err := stageFile(ctx, l, ledger.FilePension, "stage_pension",
+	if err := stageFile(ctx, l, loadfile.FilePension, "stage_pension",
 		[]string{"line", "entry_id", "national_id", "period", "kind", "unit_name", "amount"},
-		func(f fs.File) (*ledger.Reader[ledger.PensionRecord], error) {
-			return ledger.NewPensionReader(f, reject)
+		func(f fs.File) (*loadfile.Reader[loadfile.PensionRecord], error) {
+			return loadfile.NewPensionReader(f, reject)
 		},
-		func(line int, r ledger.PensionRecord, v []any) []any {
+		func(line int, r loadfile.PensionRecord, v []any) []any {
 			period := time.Date(r.Year, time.Month(r.Month), 1, 0, 0, 0, 0, time.UTC)
 			return append(v, line, r.EntryID, r.NationalID, period, int16(r.Kind), r.Unit, r.Amount)
 		}); err != nil {
 		return err
 	}
-	if err := stageFile(ctx, l, ledger.FileInsurance, "stage_insurance",
+	if err := stageFile(ctx, l, loadfile.FileInsurance, "stage_insurance",
 		[]string{"line", "entry_id", "national_id", "event_date", "kind", "unit_name", "insured_salary"},
-		func(f fs.File) (*ledger.Reader[ledger.InsuranceRecord], error) {
-			return ledger.NewInsuranceReader(f, l.asOf, reject)
+		func(f fs.File) (*loadfile.Reader[loadfile.InsuranceRecord], error) {
+			return loadfile.NewInsuranceReader(f, l.asOf, reject)
 		},
-		func(line int, r ledger.InsuranceRecord, v []any) []any {
+		func(line int, r loadfile.InsuranceRecord, v []any) []any {
 			return append(v, line, r.EntryID, r.NationalID, r.Date, int16(r.Kind), r.Unit, r.Salary)
 		}); err != nil {
 		return err
 	}
-	if err := stageFile(ctx, l, ledger.FileConsents, "stage_consents",
+	if err := stageFile(ctx, l, loadfile.FileConsents, "stage_consents",
 		[]string{"line", "institution", "pan_hash", "national_id", "name", "birth_date", "pension", "insurance", "signed_date", "revoked"},
-		func(f fs.File) (*ledger.Reader[ledger.ConsentRecord], error) {
-			return ledger.NewConsentsReader(f, l.h, reject)
+		func(f fs.File) (*loadfile.Reader[loadfile.ConsentRecord], error) {
+			return loadfile.NewConsentsReader(f, l.h, reject)
 		},
-		func(line int, c ledger.ConsentRecord, v []any) []any {
+		func(line int, c loadfile.ConsentRecord, v []any) []any {
 			return append(v, line, c.Institution, c.PANHash, c.NationalID, c.Name, c.BirthDate,
 				c.Pension, c.Insurance, c.SignedDate, c.Revoked)
 		}); err != nil {
@@ -210,8 +210,8 @@ func (l *loader) stage(ctx context.Context) error {
 }
 
 func stageFile[T any](ctx context.Context, l *loader, name, table string, cols []string,
-	open func(fs.File) (*ledger.Reader[T], error), values func(int, T, []any) []any) error {
-	f, err := ledger.OpenFile(l.fsys, name)
+	open func(fs.File) (*loadfile.Reader[T], error), values func(int, T, []any) []any) error {
+	f, err := loadfile.OpenFile(l.fsys, name)
 	if err != nil {
 		return err
 	}
@@ -234,9 +234,9 @@ func stageFile[T any](ctx context.Context, l *loader, name, table string, cols [
 	return nil
 }
 
-// copySource feeds COPY from a ledger.Reader, one row in memory at a time.
+// copySource feeds COPY from a loadfile.Reader, one row in memory at a time.
 type copySource[T any] struct {
-	r        *ledger.Reader[T]
+	r        *loadfile.Reader[T]
 	values   func(int, T, []any) []any
 	progress Progress
 	buf      []any
@@ -260,7 +260,7 @@ func (s *copySource[T]) Values() ([]any, error) {
 func (s *copySource[T]) Err() error { return s.r.Err() }
 
 // checkRows runs the checks across rows on the staging tables, in the order
-// of ledger.ReadFS, deleting the refused rows.
+// of loadfile.ReadFS, deleting the refused rows.
 func (l *loader) checkRows(ctx context.Context) error {
 	// dupes refuses the rows of table whose key was on an earlier row; the
 	// reason gets the column shown of the row.
@@ -281,7 +281,7 @@ func (l *loader) checkRows(ctx context.Context) error {
 		var line, first int32
 		var k any
 		_, err = pgx.ForEachRow(rows, []any{&line, &k, &first}, func() error {
-			l.rep.Refuse(ledger.RowError{File: file, Line: int(line), Reason: reason(k, int(first))})
+			l.rep.Refuse(loadfile.RowError{File: file, Line: int(line), Reason: reason(k, int(first))})
 			return nil
 		})
 		return err
@@ -297,25 +297,25 @@ func (l *loader) checkRows(ctx context.Context) error {
 		var line int32
 		var id string
 		_, err = pgx.ForEachRow(rows, []any{&line, &id}, func() error {
-			l.rep.Refuse(ledger.RowError{File: file, Line: int(line), Reason: ledger.ReasonUnknownPerson(id)})
+			l.rep.Refuse(loadfile.RowError{File: file, Line: int(line), Reason: loadfile.ReasonUnknownPerson(id)})
 			return nil
 		})
 		return err
 	}
-	entry := func(k any, first int) string { return ledger.ReasonDuplicateEntry(k.(int64), first) }
+	entry := func(k any, first int) string { return loadfile.ReasonDuplicateEntry(k.(int64), first) }
 	steps := []func() error{
 		func() error {
-			return dupes(ledger.FilePersons, "stage_persons", "national_id", "national_id",
-				func(k any, first int) string { return ledger.ReasonDuplicatePerson(k.(string), first) })
+			return dupes(loadfile.FilePersons, "stage_persons", "national_id", "national_id",
+				func(k any, first int) string { return loadfile.ReasonDuplicatePerson(k.(string), first) })
 		},
-		func() error { return dupes(ledger.FilePension, "stage_pension", "entry_id", "entry_id", entry) },
-		func() error { return unknown(ledger.FilePension, "stage_pension") },
-		func() error { return dupes(ledger.FileInsurance, "stage_insurance", "entry_id", "entry_id", entry) },
-		func() error { return unknown(ledger.FileInsurance, "stage_insurance") },
+		func() error { return dupes(loadfile.FilePension, "stage_pension", "entry_id", "entry_id", entry) },
+		func() error { return unknown(loadfile.FilePension, "stage_pension") },
+		func() error { return dupes(loadfile.FileInsurance, "stage_insurance", "entry_id", "entry_id", entry) },
+		func() error { return unknown(loadfile.FileInsurance, "stage_insurance") },
 		func() error {
 			// The key is (institution, pan_hash); the reason names the institution.
-			return dupes(ledger.FileConsents, "stage_consents", "institution, pan_hash", "institution",
-				func(k any, first int) string { return ledger.ReasonDuplicateConsent(k.(string), first) })
+			return dupes(loadfile.FileConsents, "stage_consents", "institution, pan_hash", "institution",
+				func(k any, first int) string { return loadfile.ReasonDuplicateConsent(k.(string), first) })
 		},
 	}
 	for _, step := range steps {
@@ -335,9 +335,9 @@ func (l *loader) upsert(ctx context.Context) error {
 		ON CONFLICT (national_id) DO UPDATE SET name = excluded.name, birth_date = excluded.birth_date
 		WHERE (persons.name, persons.birth_date) IS DISTINCT FROM (excluded.name, excluded.birth_date)`)
 	if err != nil {
-		return fmt.Errorf("load: %s: %w", ledger.FilePersons, err)
+		return fmt.Errorf("load: %s: %w", loadfile.FilePersons, err)
 	}
-	l.rep.File(ledger.FilePersons).Changed = tag.RowsAffected()
+	l.rep.File(loadfile.FilePersons).Changed = tag.RowsAffected()
 
 	// A row that moves to another person changes the totals of both.
 	if _, err := tx.Exec(ctx, `INSERT INTO affected
@@ -348,8 +348,8 @@ func (l *loader) upsert(ctx context.Context) error {
 		return fmt.Errorf("load: %w", err)
 	}
 	for _, t := range []struct{ file, table, stage, cols string }{
-		{ledger.FilePension, "pension_ledger", "stage_pension", "national_id, period, kind, unit_name, amount"},
-		{ledger.FileInsurance, "insurance_events", "stage_insurance", "national_id, event_date, kind, unit_name, insured_salary"},
+		{loadfile.FilePension, "pension_ledger", "stage_pension", "national_id, period, kind, unit_name, amount"},
+		{loadfile.FileInsurance, "insurance_events", "stage_insurance", "national_id, event_date, kind, unit_name, insured_salary"},
 	} {
 		n, err := l.upsertRows(ctx, t.table, t.stage, t.cols)
 		if err != nil {
@@ -365,9 +365,9 @@ func (l *loader) upsert(ctx context.Context) error {
 		WHERE (consents.national_id, consents.name, consents.birth_date, consents.pension, consents.insurance, consents.signed_date, consents.revoked)
 			IS DISTINCT FROM (excluded.national_id, excluded.name, excluded.birth_date, excluded.pension, excluded.insurance, excluded.signed_date, excluded.revoked)`)
 	if err != nil {
-		return fmt.Errorf("load: %s: %w", ledger.FileConsents, err)
+		return fmt.Errorf("load: %s: %w", loadfile.FileConsents, err)
 	}
-	l.rep.File(ledger.FileConsents).Changed = tag.RowsAffected()
+	l.rep.File(loadfile.FileConsents).Changed = tag.RowsAffected()
 	return nil
 }
 

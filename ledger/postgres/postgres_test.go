@@ -18,6 +18,8 @@ import (
 
 	"github.com/bli/atmgw/card"
 	"github.com/bli/atmgw/ledger"
+	"github.com/bli/atmgw/ledger/demo"
+	"github.com/bli/atmgw/ledger/loadfile"
 	"github.com/bli/atmgw/ledger/pgtest"
 	"github.com/bli/atmgw/ledger/postgres"
 	"github.com/bli/atmgw/ledger/storetest"
@@ -46,7 +48,7 @@ func migrated(t testing.TB) *postgres.Store {
 	return st
 }
 
-func load(t testing.TB, st *postgres.Store, files fs.FS, h *card.PANHasher) ledger.Report {
+func load(t testing.TB, st *postgres.Store, files fs.FS, h *card.PANHasher) loadfile.Report {
 	t.Helper()
 	rep, err := postgres.LoadFS(ctxT(t), st.Pool(), files, h, nil)
 	if err != nil {
@@ -137,7 +139,7 @@ func TestLoadBadRows(t *testing.T) {
 	b.Check(t, rep)
 
 	// The same report as the in-memory reader's, refusal for refusal.
-	_, mrep, err := ledger.ReadFS(ctxT(t), b.Files, h, nil)
+	_, mrep, err := loadfile.ReadFS(ctxT(t), b.Files, h, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +230,7 @@ func TestLoadUpdatesAndRecomputes(t *testing.T) {
 	for _, f := range rep.Files {
 		changed[f.File] = f.Changed
 	}
-	if changed[ledger.FilePersons] != 1 || changed[ledger.FilePension] != 2 || changed[ledger.FileInsurance] != 1 || changed[ledger.FileConsents] != 2 {
+	if changed[loadfile.FilePersons] != 1 || changed[loadfile.FilePension] != 2 || changed[loadfile.FileInsurance] != 1 || changed[loadfile.FileConsents] != 2 {
 		t.Errorf("changed %v", changed)
 	}
 	// Every answer is what the new files alone give.
@@ -363,12 +365,12 @@ func TestPoolUnderConcurrency(t *testing.T) {
 // The demo ledger loaded into PostgreSQL answers exactly as the embedded one.
 func TestDemoSameAsMemory(t *testing.T) {
 	h := storetest.Hasher()
-	mem, err := ledger.Demo(h)
+	mem, err := demo.Open(h)
 	if err != nil {
 		t.Fatal(err)
 	}
 	st := migrated(t)
-	if rep := load(t, st, ledger.DemoFiles(), h); len(rep.Errors) > 0 {
+	if rep := load(t, st, demo.Files(), h); len(rep.Errors) > 0 {
 		t.Fatal(rep.Errors)
 	}
 	cards := []struct{ inst, pan string }{

@@ -18,6 +18,7 @@ import (
 
 	"github.com/bli/atmgw/card"
 	"github.com/bli/atmgw/ledger"
+	"github.com/bli/atmgw/ledger/cluster"
 )
 
 // Options tune Open. Zero values take the defaults.
@@ -44,7 +45,7 @@ var ErrUnreachable = errors.New("database unreachable")
 // Store is the ledger on PostgreSQL: a pgxpool Pool and the inquiry
 // statements, prepared on every connection once the store is warm (Warm;
 // before, by pgx's statement cache on first use). It implements
-// ledger.Store and ledger.Pooled, and is safe for concurrent use.
+// ledger.Store and cluster.Pooled, and is safe for concurrent use.
 type Store struct {
 	pool    *Pool
 	prepare atomic.Bool // warm: every new connection prepares the inquiries (Open's pools)
@@ -52,8 +53,8 @@ type Store struct {
 }
 
 var (
-	_ ledger.Store  = (*Store)(nil)
-	_ ledger.Pooled = (*Store)(nil)
+	_ ledger.Store   = (*Store)(nil)
+	_ cluster.Pooled = (*Store)(nil)
 )
 
 // Open connects to the database at url (a postgres:// URL or key=value
@@ -113,7 +114,7 @@ func prepareInquiries(ctx context.Context, c *pgx.Conn) error {
 	return nil
 }
 
-// Conns implements ledger.Pooled: the size of the pool.
+// Conns implements cluster.Pooled: the size of the pool.
 func (s *Store) Conns() int { return int(s.pool.Config().MaxConns) }
 
 // Warm readies the store to serve before ctx is done: it checks that the

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"testing/fstest"
 
-	"github.com/bli/atmgw/ledger"
+	"github.com/bli/atmgw/ledger/loadfile"
 )
 
 // BadSet is a set of load files with bad rows of every kind among good
@@ -15,7 +15,7 @@ import (
 // which may appear in clear in a reason.
 type BadSet struct {
 	Files    fstest.MapFS
-	Want     []ledger.RowError // Reason holds a part of the expected reason
+	Want     []loadfile.RowError // Reason holds a part of the expected reason
 	Accepted map[string]int64
 	Rows     map[string]int64
 	Secrets  []string
@@ -71,10 +71,10 @@ H100000008,何大衛,1899-12-31
 005,471100000000000612345,A100000001,王小明,1985-06-15,both,2026-01-05,active
 `
 	const (
-		P = ledger.FilePersons
-		L = ledger.FilePension
-		I = ledger.FileInsurance
-		C = ledger.FileConsents
+		P = loadfile.FilePersons
+		L = loadfile.FilePension
+		I = loadfile.FileInsurance
+		C = loadfile.FileConsents
 	)
 	return BadSet{
 		Files: fstest.MapFS{
@@ -84,7 +84,7 @@ H100000008,何大衛,1899-12-31
 			"insurance_events.csv": {Data: []byte(insurance)},
 			"consents.csv":         {Data: []byte(consents)},
 		},
-		Want: []ledger.RowError{
+		Want: []loadfile.RowError{
 			r(P, 3, "birth_date \"1990-13-45\" is not a date"),
 			r(P, 4, "duplicate national_id A*******01 (first at line 2)"),
 			r(P, 5, "national_id is not 10 characters"),
@@ -124,13 +124,13 @@ H100000008,何大衛,1899-12-31
 	}
 }
 
-func r(file string, line int, reason string) ledger.RowError {
-	return ledger.RowError{File: file, Line: line, Reason: reason}
+func r(file string, line int, reason string) loadfile.RowError {
+	return loadfile.RowError{File: file, Line: line, Reason: reason}
 }
 
 // Check checks a loader's report of the bad set: every expected refusal
 // and no other, the row counts, and no secret in any reason.
-func (b BadSet) Check(t *testing.T, rep ledger.Report) {
+func (b BadSet) Check(t *testing.T, rep loadfile.Report) {
 	t.Helper()
 	if len(rep.Errors) != len(b.Want) {
 		t.Errorf("%d refused rows, want %d:\n%s", len(rep.Errors), len(b.Want), listErrors(rep.Errors))
@@ -158,7 +158,7 @@ func (b BadSet) Check(t *testing.T, rep ledger.Report) {
 	}
 }
 
-func listErrors(es []ledger.RowError) string {
+func listErrors(es []loadfile.RowError) string {
 	var b strings.Builder
 	for _, e := range es {
 		fmt.Fprintln(&b, e)

@@ -1,4 +1,4 @@
-package ledger_test
+package cluster_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bli/atmgw/ledger"
+	"github.com/bli/atmgw/ledger/cluster"
 )
 
 // fakeStore answers after a delay (honouring the context) with an error or
@@ -51,7 +52,7 @@ type transitions struct {
 	got []string
 }
 
-func (tr *transitions) hook(from, to ledger.BreakerState) {
+func (tr *transitions) hook(from, to cluster.BreakerState) {
 	tr.mu.Lock()
 	tr.got = append(tr.got, from.String()+">"+to.String())
 	tr.mu.Unlock()
@@ -66,7 +67,7 @@ func (tr *transitions) list() []string {
 func TestGuardOpensOnFailuresAndRecovers(t *testing.T) {
 	f := &fakeStore{}
 	var tr transitions
-	g := ledger.Guard(f, ledger.GuardOptions{Failures: 3, OpenFor: 50 * time.Millisecond, HalfOpenMax: 2, OnStateChange: tr.hook}, nil)
+	g := cluster.Guard(f, cluster.GuardOptions{Failures: 3, OpenFor: 50 * time.Millisecond, HalfOpenMax: 2, OnStateChange: tr.hook}, nil)
 	ctx := context.Background()
 
 	// "Not found" (an empty answer) is a success, however many.
@@ -75,7 +76,7 @@ func TestGuardOpensOnFailuresAndRecovers(t *testing.T) {
 			t.Fatalf("not found: %+v %v", a, err)
 		}
 	}
-	if g.State() != ledger.BreakerClosed {
+	if g.State() != cluster.BreakerClosed {
 		t.Fatalf("state %v after successes", g.State())
 	}
 
@@ -83,17 +84,17 @@ func TestGuardOpensOnFailuresAndRecovers(t *testing.T) {
 	f.set(down, false)
 	for i := 0; i < 3; i++ {
 		_, err := g.Inquire(ctx, ledger.Query{})
-		if !errors.Is(err, ledger.ErrUnavailable) || !errors.Is(err, down) || errors.Is(err, ledger.ErrBreakerOpen) {
+		if !errors.Is(err, ledger.ErrUnavailable) || !errors.Is(err, down) || errors.Is(err, cluster.ErrBreakerOpen) {
 			t.Fatalf("failure %d: %v, want ErrUnavailable wrapping the cause", i, err)
 		}
 	}
-	if g.State() != ledger.BreakerOpen {
+	if g.State() != cluster.BreakerOpen {
 		t.Fatalf("state %v after 3 failures, want open", g.State())
 	}
 	// Open: calls fail at once without reaching the store.
 	before := f.calls.Load()
 	for i := 0; i < 20; i++ {
-		if _, err := g.Inquire(ctx, ledger.Query{}); !errors.Is(err, ledger.ErrUnavailable) || !errors.Is(err, ledger.ErrBreakerOpen) {
+		if _, err := g.Inquire(ctx, ledger.Query{}); !errors.Is(err, ledger.ErrUnavailable) || !errors.Is(err, cluster.ErrBreakerOpen) {
 			t.Fatalf("open: %v", err)
 		}
 	}
@@ -115,7 +116,7 @@ func TestGuardOpensOnFailuresAndRecovers(t *testing.T) {
 			t.Fatalf("after recovery: %v", err)
 		}
 	}
-	if g.State() != ledger.BreakerClosed {
+	if g.State() != cluster.BreakerClosed {
 		t.Errorf("state %v after recovery", g.State())
 	}
 	want := []string{"closed>open", "open>half-open", "half-open>closed"}
@@ -131,14 +132,14 @@ func TestGuardOpensOnFailuresAndRecovers(t *testing.T) {
 func TestGuardDeadline(t *testing.T) {
 	f := &fakeStore{}
 	f.set(nil, true) // a store that never answers
-	g := ledger.Guard(f, ledger.GuardOptions{Timeout: 20 * time.Millisecond, Failures: 2, OpenFor: time.Hour}, nil)
+	g := cluster.Guard(f, cluster.GuardOptions{Timeout: 20 * time.Millisecond, Failures: 2, OpenFor: time.Hour}, nil)
 	for i := 0; i < 2; i++ {
 		_, err := g.Inquire(context.Background(), ledger.Query{})
 		if !errors.Is(err, ledger.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("slow store: %v", err)
 		}
 	}
-	if g.State() != ledger.BreakerOpen {
+	if g.State() != cluster.BreakerOpen {
 		t.Errorf("two timeouts did not open the breaker: %v", g.State())
 	}
 }
@@ -146,7 +147,7 @@ func TestGuardDeadline(t *testing.T) {
 func TestGuardCallerCancelIsNotAFailure(t *testing.T) {
 	f := &fakeStore{}
 	f.set(nil, true)
-	g := ledger.Guard(f, ledger.GuardOptions{Timeout: time.Hour, Failures: 1}, nil)
+	g := cluster.Guard(f, cluster.GuardOptions{Timeout: time.Hour, Failures: 1}, nil)
 	for i := 0; i < 3; i++ {
 		ctx, cancel := context.WithCancel(context.Background())
 		go func() {
@@ -171,13 +172,13 @@ func TestGuardCallerCancelIsNotAFailure(t *testing.T) {
 	if f.calls.Load() != n {
 		t.Errorf("a call with a done context reached the store")
 	}
-	if g.State() != ledger.BreakerClosed {
+	if g.State() != cluster.BreakerClosed {
 		t.Errorf("cancellations opened the breaker (Failures: 1): %v", g.State())
 	}
 }
 
 func TestGuardDefaults(t *testing.T) {
-	g := ledger.Guard(&fakeStore{}, ledger.GuardOptions{}, nil)
+	g := cluster.Guard(&fakeStore{}, cluster.GuardOptions{}, nil)
 	o := g.Options()
 	if o.Timeout != 300*time.Millisecond || o.Failures != 5 || o.OpenFor != 2*time.Second || o.HalfOpenMax != 3 || o.Name != "ledger" {
 		t.Errorf("defaults %+v", o)
@@ -223,8 +224,8 @@ func (s *sleepyStore) Close() {}
 // the wait is no failure of the breaker.
 func TestGuardDeadlineStartsWhenAdmitted(t *testing.T) {
 	s := &sleepyStore{d: 80 * time.Millisecond}
-	l := ledger.NewLimiter(ledger.LimitOptions{Max: 1, Queue: 8, QueueTimeout: 10 * time.Second})
-	g := ledger.Guard(s, ledger.GuardOptions{Timeout: 400 * time.Millisecond, Failures: 1, Limiter: l}, nil)
+	l := cluster.NewLimiter(cluster.LimitOptions{Max: 1, Queue: 8, QueueTimeout: 10 * time.Second})
+	g := cluster.Guard(s, cluster.GuardOptions{Timeout: 400 * time.Millisecond, Failures: 1, Limiter: l}, nil)
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	start := time.Now()
@@ -246,7 +247,7 @@ func TestGuardDeadlineStartsWhenAdmitted(t *testing.T) {
 	if d := time.Since(start); d < 8*80*time.Millisecond {
 		t.Errorf("8 calls one at a time took %v", d)
 	}
-	if g.State() != ledger.BreakerClosed {
+	if g.State() != cluster.BreakerClosed {
 		t.Errorf("breaker %v", g.State())
 	}
 }
@@ -255,8 +256,8 @@ func TestGuardDeadlineStartsWhenAdmitted(t *testing.T) {
 func TestGuardBreakerOpenedWhileWaiting(t *testing.T) {
 	f := &fakeStore{}
 	f.set(nil, true) // never answers
-	l := ledger.NewLimiter(ledger.LimitOptions{Max: 1, QueueTimeout: 10 * time.Second})
-	g := ledger.Guard(f, ledger.GuardOptions{Timeout: 50 * time.Millisecond, Failures: 1, OpenFor: time.Hour, Limiter: l}, nil)
+	l := cluster.NewLimiter(cluster.LimitOptions{Max: 1, QueueTimeout: 10 * time.Second})
+	g := cluster.Guard(f, cluster.GuardOptions{Timeout: 50 * time.Millisecond, Failures: 1, OpenFor: time.Hour, Limiter: l}, nil)
 	first := make(chan error, 1)
 	go func() {
 		_, err := g.Inquire(context.Background(), ledger.Query{})
@@ -264,7 +265,7 @@ func TestGuardBreakerOpenedWhileWaiting(t *testing.T) {
 	}()
 	waitFor(t, func() bool { return f.calls.Load() == 1 })
 	_, err := g.Inquire(context.Background(), ledger.Query{})
-	if !errors.Is(err, ledger.ErrBreakerOpen) || !errors.Is(err, ledger.ErrUnavailable) {
+	if !errors.Is(err, cluster.ErrBreakerOpen) || !errors.Is(err, ledger.ErrUnavailable) {
 		t.Errorf("queued behind a timeout that opened the breaker: %v", err)
 	}
 	if err := <-first; !errors.Is(err, context.DeadlineExceeded) {
@@ -287,8 +288,8 @@ func (p *panickyStore) Inquire(ctx context.Context, q ledger.Query) (ledger.Answ
 // A store that panics does not keep its permit: the limiter is free again
 // for the next call.
 func TestGuardPanicReleasesPermit(t *testing.T) {
-	l := ledger.NewLimiter(ledger.LimitOptions{Max: 1, Queue: -1})
-	g := ledger.Guard(&panickyStore{}, ledger.GuardOptions{Limiter: l}, nil)
+	l := cluster.NewLimiter(cluster.LimitOptions{Max: 1, Queue: -1})
+	g := cluster.Guard(&panickyStore{}, cluster.GuardOptions{Limiter: l}, nil)
 	func() {
 		defer func() {
 			if recover() == nil {

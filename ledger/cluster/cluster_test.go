@@ -1,4 +1,4 @@
-package ledger_test
+package cluster_test
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"github.com/bli/atmgw/card"
 	"github.com/bli/atmgw/internal/metrictest"
 	"github.com/bli/atmgw/ledger"
+	"github.com/bli/atmgw/ledger/cluster"
 )
 
 // hostStore is a fake host that names itself in its answers (the consent's
@@ -50,7 +51,7 @@ func newHosts(n int) (*hostStore, []*hostStore, []ledger.Store) {
 }
 
 // who asks the cluster once and says which host answered ("" : none).
-func who(t *testing.T, c *ledger.Cluster) string {
+func who(t *testing.T, c *cluster.Cluster) string {
 	t.Helper()
 	a, err := c.Inquire(context.Background(), ledger.Query{})
 	if err != nil {
@@ -64,7 +65,7 @@ func who(t *testing.T, c *ledger.Cluster) string {
 
 func TestClusterOrder(t *testing.T) {
 	p, rs, stores := newHosts(2)
-	c := ledger.NewCluster(p, stores, ledger.ClusterOptions{Guard: ledger.GuardOptions{Failures: 2, OpenFor: time.Hour}}, nil)
+	c := cluster.New(p, stores, cluster.Options{Guard: cluster.GuardOptions{Failures: 2, OpenFor: time.Hour}}, nil)
 	defer c.Close()
 	// Replicas round-robin; the primary only as a last resort.
 	seen := map[string]int{}
@@ -95,7 +96,7 @@ func TestClusterOrder(t *testing.T) {
 
 	// PreferPrimary: the primary while it answers, then the replicas.
 	p2, rs2, stores2 := newHosts(2)
-	c2 := ledger.NewCluster(p2, stores2, ledger.ClusterOptions{PreferPrimary: true}, nil)
+	c2 := cluster.New(p2, stores2, cluster.Options{PreferPrimary: true}, nil)
 	defer c2.Close()
 	for range 5 {
 		if got := who(t, c2); got != "primary" {
@@ -113,7 +114,7 @@ func TestClusterOrder(t *testing.T) {
 
 	// No replica: the primary alone.
 	p3, _, _ := newHosts(0)
-	c3 := ledger.NewCluster(p3, nil, ledger.ClusterOptions{Attempts: 5}, nil)
+	c3 := cluster.New(p3, nil, cluster.Options{Attempts: 5}, nil)
 	defer c3.Close()
 	if got := who(t, c3); got != "primary" || c3.Options().Attempts != 1 {
 		t.Fatalf("primary alone: %q, attempts %d", got, c3.Options().Attempts)
@@ -129,9 +130,9 @@ func TestClusterOrder(t *testing.T) {
 func TestClusterFailoverAndRecovery(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	p, rs, stores := newHosts(2)
-	c := ledger.NewCluster(p, stores, ledger.ClusterOptions{
-		Guard:   ledger.GuardOptions{Failures: 3, OpenFor: 50 * time.Millisecond, HalfOpenMax: 2},
-		Metrics: ledger.NewMetrics(reg),
+	c := cluster.New(p, stores, cluster.Options{
+		Guard:   cluster.GuardOptions{Failures: 3, OpenFor: 50 * time.Millisecond, HalfOpenMax: 2},
+		Metrics: cluster.NewMetrics(reg),
 	}, nil)
 	defer c.Close()
 	if v := metrictest.Value(t, reg, "atmgw_ledger_breaker_state", "host", "replica2"); v != 0 {
@@ -146,7 +147,7 @@ func TestClusterFailoverAndRecovery(t *testing.T) {
 	if n := rs[0].calls.Load(); n != 3 {
 		t.Errorf("replica1 down was asked %d times, want the breaker's 3 failures", n)
 	}
-	if hs := c.Hosts(); hs[1].Name != "replica1" || hs[1].Breaker != ledger.BreakerOpen || hs[2].Breaker != ledger.BreakerClosed {
+	if hs := c.Hosts(); hs[1].Name != "replica1" || hs[1].Breaker != cluster.BreakerOpen || hs[2].Breaker != cluster.BreakerClosed {
 		t.Errorf("hosts %v", hs)
 	}
 	if v := metrictest.Value(t, reg, "atmgw_ledger_breaker_state", "host", "replica1"); v != 2 {
@@ -168,7 +169,7 @@ func TestClusterFailoverAndRecovery(t *testing.T) {
 	rs[0].set(nil, false)
 	waitFor(t, func() bool {
 		who(t, c)
-		return c.Hosts()[1].Breaker == ledger.BreakerClosed
+		return c.Hosts()[1].Breaker == cluster.BreakerClosed
 	})
 	before := rs[0].calls.Load()
 	for range 10 {
@@ -209,7 +210,7 @@ func TestClusterAttempts(t *testing.T) {
 	for _, r := range rs {
 		r.set(down, false)
 	}
-	c := ledger.NewCluster(p, stores, ledger.ClusterOptions{Guard: ledger.GuardOptions{Failures: 100}}, nil)
+	c := cluster.New(p, stores, cluster.Options{Guard: cluster.GuardOptions{Failures: 100}}, nil)
 	defer c.Close()
 	_, err := c.Inquire(context.Background(), ledger.Query{})
 	if !errors.Is(err, ledger.ErrUnavailable) || !errors.Is(err, down) {
@@ -237,7 +238,7 @@ func TestClusterAttempts(t *testing.T) {
 func TestClusterCallerCancel(t *testing.T) {
 	p, rs, stores := newHosts(1)
 	rs[0].set(nil, true) // never answers
-	c := ledger.NewCluster(p, stores, ledger.ClusterOptions{Guard: ledger.GuardOptions{Timeout: time.Hour, Failures: 1}}, nil)
+	c := cluster.New(p, stores, cluster.Options{Guard: cluster.GuardOptions{Timeout: time.Hour, Failures: 1}}, nil)
 	defer c.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
@@ -250,7 +251,7 @@ func TestClusterCallerCancel(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled: %v", err)
 	}
-	if p.calls.Load() != 0 || c.Hosts()[1].Breaker != ledger.BreakerClosed {
+	if p.calls.Load() != 0 || c.Hosts()[1].Breaker != cluster.BreakerClosed {
 		t.Errorf("a cancelled inquiry failed over (%d) or opened the breaker (%v)", p.calls.Load(), c.Hosts()[1].Breaker)
 	}
 }
@@ -283,11 +284,11 @@ func (g *gatedStore) Close()                         {}
 func TestClusterShedsPastLimitAndQueue(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	slow := &gatedStore{gate: make(chan struct{})}
-	c := ledger.NewCluster(slow, nil, ledger.ClusterOptions{
+	c := cluster.New(slow, nil, cluster.Options{
 		MaxConcurrent: 3,
-		Limit:         ledger.LimitOptions{Min: 3, Queue: 1, QueueTimeout: 50 * time.Millisecond},
-		Guard:         ledger.GuardOptions{Timeout: time.Hour, Failures: 1},
-		Metrics:       ledger.NewMetrics(reg),
+		Limit:         cluster.LimitOptions{Min: 3, Queue: 1, QueueTimeout: 50 * time.Millisecond},
+		Guard:         cluster.GuardOptions{Timeout: time.Hour, Failures: 1},
+		Metrics:       cluster.NewMetrics(reg),
 	}, nil)
 	defer c.Close()
 	var wg sync.WaitGroup
@@ -321,11 +322,11 @@ func TestClusterShedsPastLimitAndQueue(t *testing.T) {
 		t.Errorf("queued gauge: %v", v)
 	}
 	_, err := c.Inquire(context.Background(), ledger.Query{})
-	if r, ok := ledger.ShedReason(err); !ok || r != ledger.ShedQueueFull || !errors.Is(err, ledger.ErrUnavailable) || !errors.Is(err, ledger.ErrShed) {
+	if r, ok := cluster.ShedReason(err); !ok || r != cluster.ShedQueueFull || !errors.Is(err, ledger.ErrUnavailable) || !errors.Is(err, cluster.ErrShed) {
 		t.Fatalf("queue full: %v", err)
 	}
 	err = <-fourth
-	if r, ok := ledger.ShedReason(err); !ok || r != ledger.ShedQueueTimeout || !errors.Is(err, ledger.ErrUnavailable) || !strings.Contains(err.Error(), "queue_timeout") {
+	if r, ok := cluster.ShedReason(err); !ok || r != cluster.ShedQueueTimeout || !errors.Is(err, ledger.ErrUnavailable) || !strings.Contains(err.Error(), "queue_timeout") {
 		t.Fatalf("queue timeout: %v", err)
 	}
 	if d := time.Since(start); d < 50*time.Millisecond {
@@ -357,7 +358,7 @@ func TestClusterShedsPastLimitAndQueue(t *testing.T) {
 	if _, err := c.Inquire(context.Background(), ledger.Query{}); err != nil {
 		t.Errorf("after the queue drained: %v", err)
 	}
-	if hs := c.Hosts(); hs[0].Breaker != ledger.BreakerClosed {
+	if hs := c.Hosts(); hs[0].Breaker != cluster.BreakerClosed {
 		t.Errorf("shedding touched the breaker (Failures: 1): %v", hs)
 	}
 }
@@ -367,10 +368,10 @@ func TestClusterShedsPastLimitAndQueue(t *testing.T) {
 func TestClusterQueueFullTriesNextHost(t *testing.T) {
 	slow := &gatedStore{gate: make(chan struct{})}
 	p := &hostStore{name: "primary"}
-	c := ledger.NewCluster(p, []ledger.Store{slow}, ledger.ClusterOptions{
+	c := cluster.New(p, []ledger.Store{slow}, cluster.Options{
 		MaxConcurrent: 1,
-		Limit:         ledger.LimitOptions{Queue: -1},
-		Guard:         ledger.GuardOptions{Timeout: time.Hour},
+		Limit:         cluster.LimitOptions{Queue: -1},
+		Guard:         cluster.GuardOptions{Timeout: time.Hour},
 		Attempts:      1,
 	}, nil)
 	defer c.Close()
@@ -391,13 +392,13 @@ func TestClusterQueueFullTriesNextHost(t *testing.T) {
 
 func TestClusterClosesEveryHost(t *testing.T) {
 	p, rs, stores := newHosts(2)
-	c := ledger.NewCluster(p, stores, ledger.ClusterOptions{}, nil)
+	c := cluster.New(p, stores, cluster.Options{}, nil)
 	c.Close()
 	if !p.closed.Load() || !rs[0].closed.Load() || !rs[1].closed.Load() {
 		t.Error("a host was not closed")
 	}
 	o := c.Options()
-	if o.MaxConcurrent != ledger.DefaultMaxConcurrent || o.Attempts != ledger.DefaultAttempts || o.PreferPrimary {
+	if o.MaxConcurrent != cluster.DefaultMaxConcurrent || o.Attempts != cluster.DefaultAttempts || o.PreferPrimary {
 		t.Errorf("defaults %+v", o)
 	}
 }
@@ -439,14 +440,14 @@ func TestClusterOverloadShedsOnlyTheExcess(t *testing.T) {
 	)
 	reg := prometheus.NewRegistry()
 	var trips atomic.Int64
-	c := ledger.NewCluster(&workerStore{sem: make(chan struct{}, workers), d: service}, nil, ledger.ClusterOptions{
+	c := cluster.New(&workerStore{sem: make(chan struct{}, workers), d: service}, nil, cluster.Options{
 		MaxConcurrent: 8,
-		Guard: ledger.GuardOptions{OnStateChange: func(_, to ledger.BreakerState) {
-			if to != ledger.BreakerClosed {
+		Guard: cluster.GuardOptions{OnStateChange: func(_, to cluster.BreakerState) {
+			if to != cluster.BreakerClosed {
 				trips.Add(1)
 			}
 		}},
-		Metrics: ledger.NewMetrics(reg),
+		Metrics: cluster.NewMetrics(reg),
 	}, nil)
 	defer c.Close()
 	var served, shed, other atomic.Int64
@@ -470,7 +471,7 @@ func TestClusterOverloadShedsOnlyTheExcess(t *testing.T) {
 				served.Add(1)
 				for m := maxServed.Load(); d > m && !maxServed.CompareAndSwap(m, d); m = maxServed.Load() {
 				}
-			case errors.Is(err, ledger.ErrShed):
+			case errors.Is(err, cluster.ErrShed):
 				shed.Add(1)
 			default:
 				other.Add(1)
@@ -508,11 +509,11 @@ func TestClusterOverloadShedsOnlyTheExcess(t *testing.T) {
 func TestClusterCallerDeadlineWhileQueued(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	slow := &gatedStore{gate: make(chan struct{})}
-	c := ledger.NewCluster(slow, nil, ledger.ClusterOptions{
+	c := cluster.New(slow, nil, cluster.Options{
 		MaxConcurrent: 1,
-		Limit:         ledger.LimitOptions{QueueTimeout: time.Minute},
-		Guard:         ledger.GuardOptions{Timeout: time.Hour, Failures: 1},
-		Metrics:       ledger.NewMetrics(reg),
+		Limit:         cluster.LimitOptions{QueueTimeout: time.Minute},
+		Guard:         cluster.GuardOptions{Timeout: time.Hour, Failures: 1},
+		Metrics:       cluster.NewMetrics(reg),
 	}, nil)
 	defer c.Close()
 	held := make(chan error, 1)
@@ -524,7 +525,7 @@ func TestClusterCallerDeadlineWhileQueued(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
 	_, err := c.Inquire(ctx, ledger.Query{})
-	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ledger.ErrShed) {
+	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, cluster.ErrShed) {
 		t.Fatalf("caller's deadline while queued: %v", err)
 	}
 	if v := metrictest.Value(t, reg, "atmgw_ledger_calls_total", "host", "primary", "outcome", "cancelled"); v != 1 {
@@ -534,7 +535,7 @@ func TestClusterCallerDeadlineWhileQueued(t *testing.T) {
 	if err := <-held; err != nil {
 		t.Errorf("held: %v", err)
 	}
-	if c.Hosts()[0].Breaker != ledger.BreakerClosed || slow.entered.Load() != 1 {
+	if c.Hosts()[0].Breaker != cluster.BreakerClosed || slow.entered.Load() != 1 {
 		t.Errorf("breaker %v, %d calls reached the store", c.Hosts()[0].Breaker, slow.entered.Load())
 	}
 }

@@ -1,4 +1,4 @@
-package ledger
+package loadfile
 
 import (
 	"cmp"
@@ -22,9 +22,6 @@ const (
 
 // CSVFiles are the four CSV files in the order they are loaded and reported.
 func CSVFiles() [4]string { return [4]string{FilePersons, FilePension, FileInsurance, FileConsents} }
-
-// StatementRows is how many rows a statement shows: the latest six.
-const StatementRows = 6
 
 // RowError is a refused row of a load file: the file, the line (1 is the
 // header; a quoted field may span lines, then it is the record's first) and

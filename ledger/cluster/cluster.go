@@ -1,4 +1,4 @@
-package ledger
+package cluster
 
 import (
 	"context"
@@ -6,15 +6,16 @@ import (
 	"fmt"
 	"sync/atomic"
 
+	"github.com/bli/atmgw/ledger"
 	"go.uber.org/zap"
 )
 
-// Defaults of ClusterOptions.
+// Defaults of Options.
 const (
 	// DefaultAttempts is how many hosts an inquiry is tried on.
 	DefaultAttempts = 2
 	// DefaultMaxConcurrent is the ceiling of each host's concurrency
-	// limit when ClusterOptions.MaxConcurrent is 0 (a host with a
+	// limit when Options.MaxConcurrent is 0 (a host with a
 	// connection pool is held to its pool: see Pooled).
 	DefaultMaxConcurrent = 64
 )
@@ -36,8 +37,8 @@ type Pooled interface {
 	Conns() int
 }
 
-// ClusterOptions tune NewCluster. Zero values take the defaults.
-type ClusterOptions struct {
+// Options tune New. Zero values take the defaults.
+type Options struct {
 	// Guard configures the breaker and deadline of each host (each host
 	// has a breaker of its own). Its Name and Limiter are set by the
 	// cluster; its OnStateChange, when set, is told the changes of every
@@ -68,7 +69,7 @@ type ClusterOptions struct {
 	Metrics *Metrics
 }
 
-func (o *ClusterOptions) defaults(hosts int) {
+func (o *Options) defaults(hosts int) {
 	o.Guard.defaults()
 	if o.Attempts <= 0 {
 		o.Attempts = DefaultAttempts
@@ -100,7 +101,7 @@ type HostState struct {
 // failed; a host whose breaker is open is skipped at once (after OpenFor a
 // few probe inquiries reach it again, and it is back in use by itself once
 // they succeed). On each host an inquiry past the limit waits in the queue,
-// and is shed (ErrShed, ErrUnavailable) when the queue is full — then the
+// and is shed (ErrShed, ledger.ErrUnavailable) when the queue is full — then the
 // next host is tried at once — or when it waited QueueTimeout, which
 // counts as an attempt. A shed inquiry is no failure of the host.
 //
@@ -113,7 +114,7 @@ type HostState struct {
 type Cluster struct {
 	primary  *clusterHost
 	replicas []*clusterHost
-	opts     ClusterOptions
+	opts     Options
 	metrics  *Metrics
 	log      *zap.Logger
 
@@ -128,12 +129,12 @@ type clusterHost struct {
 	m    hostMetrics
 }
 
-var _ Store = (*Cluster)(nil)
+var _ ledger.Store = (*Cluster)(nil)
 
-// NewCluster puts primary and replicas (none: the primary alone) behind
+// New puts primary and replicas (none: the primary alone) behind
 // one Store. The logger (nil: none) gets the breakers' state changes and,
 // at debug level, each failover. Closing the cluster closes every host.
-func NewCluster(primary Store, replicas []Store, opts ClusterOptions, logger *zap.Logger) *Cluster {
+func New(primary ledger.Store, replicas []ledger.Store, opts Options, logger *zap.Logger) *Cluster {
 	if logger == nil {
 		logger = zap.NewNop()
 	}
@@ -146,7 +147,7 @@ func NewCluster(primary Store, replicas []Store, opts ClusterOptions, logger *za
 	return c
 }
 
-func (c *Cluster) newHost(name string, s Store) *clusterHost {
+func (c *Cluster) newHost(name string, s ledger.Store) *clusterHost {
 	h := &clusterHost{name: name, m: c.metrics.host(name)}
 	lopts := c.opts.Limit
 	lopts.Max = c.opts.MaxConcurrent
@@ -172,7 +173,7 @@ func (c *Cluster) newHost(name string, s Store) *clusterHost {
 }
 
 // Options are the options in force, defaults filled in.
-func (c *Cluster) Options() ClusterOptions { return c.opts }
+func (c *Cluster) Options() Options { return c.opts }
 
 // Hosts are the hosts, the states of their breakers and their limits: the
 // primary first.
@@ -216,9 +217,9 @@ func (c *Cluster) host(n uint64, i int) *clusterHost {
 }
 
 // Inquire implements Store: the hosts in order, each behind its limiter.
-func (c *Cluster) Inquire(ctx context.Context, q Query) (Answer, error) {
+func (c *Cluster) Inquire(ctx context.Context, q ledger.Query) (ledger.Answer, error) {
 	if err := ctx.Err(); err != nil {
-		return Answer{}, fmt.Errorf("ledger: not called: %w", err)
+		return ledger.Answer{}, fmt.Errorf("ledger: not called: %w", err)
 	}
 	c.inFlight.Add(1)
 	c.metrics.enter()
@@ -226,20 +227,20 @@ func (c *Cluster) Inquire(ctx context.Context, q Query) (Answer, error) {
 		c.inFlight.Add(-1)
 		c.metrics.leave()
 	}()
-	return c.try(ctx, func(g *Guarded) (Answer, callTimes, error) { return g.inquire(ctx, q) }, true)
+	return c.try(ctx, func(g *Guarded) (ledger.Answer, callTimes, error) { return g.inquire(ctx, q) }, true)
 }
 
 // Ping implements Store: nil when one host answers (tried in the order of
 // inquiries, on every host if need be; on each host before the inquiries
 // waiting for their turn).
 func (c *Cluster) Ping(ctx context.Context) error {
-	_, err := c.try(ctx, func(g *Guarded) (Answer, callTimes, error) { return Answer{}, callTimes{}, g.Ping(ctx) }, false)
+	_, err := c.try(ctx, func(g *Guarded) (ledger.Answer, callTimes, error) { return ledger.Answer{}, callTimes{}, g.Ping(ctx) }, false)
 	return err
 }
 
 // try calls f on the hosts in order until one answers, Attempts hosts
 // failed (all of them for a ping), or the caller gave up.
-func (c *Cluster) try(ctx context.Context, f func(*Guarded) (Answer, callTimes, error), inquiry bool) (Answer, error) {
+func (c *Cluster) try(ctx context.Context, f func(*Guarded) (ledger.Answer, callTimes, error), inquiry bool) (ledger.Answer, error) {
 	n := c.next.Add(1)
 	hosts := 1 + len(c.replicas)
 	attempts := hosts
@@ -259,7 +260,7 @@ func (c *Cluster) try(ctx context.Context, f func(*Guarded) (Answer, callTimes, 
 		case OutcomeOK:
 			return ans, nil
 		case OutcomeCancelled:
-			return Answer{}, err
+			return ledger.Answer{}, err
 		case OutcomeRejected:
 			// The breaker refused: nothing was asked of the host.
 		case OutcomeShed:
@@ -289,12 +290,12 @@ func (c *Cluster) try(ctx context.Context, f func(*Guarded) (Answer, callTimes, 
 		}
 	}
 	if lastErr == nil { // unreachable: there is always a primary
-		lastErr = fmt.Errorf("%w: no ledger host", ErrUnavailable)
+		lastErr = fmt.Errorf("%w: no ledger host", ledger.ErrUnavailable)
 	}
 	if ctx.Err() != nil && !errors.Is(lastErr, ctx.Err()) {
-		return Answer{}, fmt.Errorf("%w: %w", lastErr, ctx.Err())
+		return ledger.Answer{}, fmt.Errorf("%w: %w", lastErr, ctx.Err())
 	}
-	return Answer{}, lastErr
+	return ledger.Answer{}, lastErr
 }
 
 // Close implements Store: it closes every host.
@@ -346,7 +347,7 @@ func classify(ctx context.Context, err error) Outcome {
 		return OutcomeRejected
 	case errors.Is(ctx.Err(), context.Canceled):
 		return OutcomeCancelled
-	case !errors.Is(err, ErrUnavailable) && ctx.Err() != nil:
+	case !errors.Is(err, ledger.ErrUnavailable) && ctx.Err() != nil:
 		return OutcomeCancelled // not called: the caller's deadline had passed (or did while it waited for its turn)
 	case errors.Is(err, context.DeadlineExceeded):
 		return OutcomeTimeout

@@ -1,4 +1,4 @@
-package ledger
+package cluster
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/bli/atmgw/ledger"
 	"github.com/sony/gobreaker/v2"
 	"go.uber.org/zap"
 )
@@ -26,7 +27,7 @@ const (
 	BreakerClosed BreakerState = iota
 	// BreakerHalfOpen: a few probe calls go through; the rest fail at once.
 	BreakerHalfOpen
-	// BreakerOpen: every call fails at once with ErrUnavailable.
+	// BreakerOpen: every call fails at once with ledger.ErrUnavailable.
 	BreakerOpen
 )
 
@@ -65,7 +66,7 @@ type GuardOptions struct {
 	// Limiter, when set, admits the calls (see Limiter): a call waits for
 	// room under its concurrency limit, in its bounded queue, before the
 	// deadline starts; a call it sheds fails with ErrShed (and
-	// ErrUnavailable) and is no failure of the breaker. Cluster gives each
+	// ledger.ErrUnavailable) and is no failure of the breaker. Cluster gives each
 	// host one.
 	Limiter *Limiter
 }
@@ -90,15 +91,15 @@ func (o *GuardOptions) defaults() {
 
 // Guarded is a Store under a deadline and a circuit breaker (see Guard).
 type Guarded struct {
-	store Store
+	store ledger.Store
 	opts  GuardOptions
-	cb    *gobreaker.CircuitBreaker[Answer]
+	cb    *gobreaker.CircuitBreaker[ledger.Answer]
 }
 
-var _ Store = (*Guarded)(nil)
+var _ ledger.Store = (*Guarded)(nil)
 
 // Guard wraps s so that every call runs under a deadline and a circuit
-// breaker: a dead or slow store becomes an error wrapping ErrUnavailable
+// breaker: a dead or slow store becomes an error wrapping ledger.ErrUnavailable
 // within the deadline, and at once while the breaker is open; the breaker
 // lets a few probe calls through after OpenFor, so that service comes back
 // by itself.
@@ -107,7 +108,7 @@ var _ Store = (*Guarded)(nil)
 // waiting in its queue if need be; the deadline starts once the call is
 // admitted, so that the breaker judges the store by what the store does,
 // not by the time calls spent waiting for their turn inside the gateway. A
-// call the limiter sheds fails with a *ShedError (ErrShed, ErrUnavailable)
+// call the limiter sheds fails with a *ShedError (ErrShed, ledger.ErrUnavailable)
 // and counts neither way; one still waiting when the breaker opens is not
 // sent.
 //
@@ -115,7 +116,7 @@ var _ Store = (*Guarded)(nil)
 // consent, no person: those are answers). Any error of the store, the
 // deadline of Guard or of the caller included, is a failure. A call whose
 // context the caller cancelled (context.Canceled) counts neither way: it is
-// not the ledger's fault. Every error returned wraps ErrUnavailable, but
+// not the ledger's fault. Every error returned wraps ledger.ErrUnavailable, but
 // for a call the caller cancelled or whose context was done before the
 // call (or while it waited for its turn), which wraps the context's error.
 // A call the breaker refused wraps ErrBreakerOpen too; one that ran out of
@@ -123,14 +124,14 @@ var _ Store = (*Guarded)(nil)
 //
 // The logger (nil: none) gets the state changes of the breaker. Closing
 // the Guarded store closes s.
-func Guard(s Store, opts GuardOptions, logger *zap.Logger) *Guarded {
+func Guard(s ledger.Store, opts GuardOptions, logger *zap.Logger) *Guarded {
 	opts.defaults()
 	if logger == nil {
 		logger = zap.NewNop()
 	}
 	g := &Guarded{store: s, opts: opts}
 	hook := opts.OnStateChange
-	g.cb = gobreaker.NewCircuitBreaker[Answer](gobreaker.Settings{
+	g.cb = gobreaker.NewCircuitBreaker[ledger.Answer](gobreaker.Settings{
 		Name:        opts.Name,
 		MaxRequests: opts.HalfOpenMax,
 		Timeout:     opts.OpenFor,
@@ -164,7 +165,7 @@ func breakerState(s gobreaker.State) BreakerState {
 	return BreakerClosed
 }
 
-// ErrBreakerOpen is wrapped (with ErrUnavailable) in the error of a call
+// ErrBreakerOpen is wrapped (with ledger.ErrUnavailable) in the error of a call
 // that a Guard's breaker refused: open, or half-open with its probes all
 // out. Such a call never reached the store.
 var ErrBreakerOpen = errors.New("circuit breaker open")
@@ -184,22 +185,22 @@ func (g *Guarded) State() BreakerState { return breakerState(g.cb.State()) }
 func (g *Guarded) Options() GuardOptions { return g.opts }
 
 // Inquire implements Store.
-func (g *Guarded) Inquire(ctx context.Context, q Query) (Answer, error) {
+func (g *Guarded) Inquire(ctx context.Context, q ledger.Query) (ledger.Answer, error) {
 	ans, _, err := g.inquire(ctx, q)
 	return ans, err
 }
 
 // inquire is Inquire, also telling how long the call waited for its turn
 // and how long the store took.
-func (g *Guarded) inquire(ctx context.Context, q Query) (Answer, callTimes, error) {
-	return g.call(ctx, func(ctx context.Context) (Answer, error) { return g.store.Inquire(ctx, q) }, false)
+func (g *Guarded) inquire(ctx context.Context, q ledger.Query) (ledger.Answer, callTimes, error) {
+	return g.call(ctx, func(ctx context.Context) (ledger.Answer, error) { return g.store.Inquire(ctx, q) }, false)
 }
 
 // Ping implements Store: the store's Ping under the same deadline and
 // breaker (and limiter: a ping goes before the queued inquiries and is
 // never refused for a full queue).
 func (g *Guarded) Ping(ctx context.Context) error {
-	_, _, err := g.call(ctx, func(ctx context.Context) (Answer, error) { return Answer{}, g.store.Ping(ctx) }, true)
+	_, _, err := g.call(ctx, func(ctx context.Context) (ledger.Answer, error) { return ledger.Answer{}, g.store.Ping(ctx) }, true)
 	return err
 }
 
@@ -213,30 +214,30 @@ type callTimes struct {
 	sent   bool          // the store was called
 }
 
-func (g *Guarded) call(ctx context.Context, f func(context.Context) (Answer, error), priority bool) (Answer, callTimes, error) {
+func (g *Guarded) call(ctx context.Context, f func(context.Context) (ledger.Answer, error), priority bool) (ledger.Answer, callTimes, error) {
 	var ct callTimes
 	if err := ctx.Err(); err != nil {
-		return Answer{}, ct, fmt.Errorf("ledger: not called: %w", err)
+		return ledger.Answer{}, ct, fmt.Errorf("ledger: not called: %w", err)
 	}
 	// The permit is given back once the breaker has counted the call, so
 	// that a call it admits next sees the breaker's new state.
 	var permit Permit
 	result := ResultIgnored
 	defer func() { permit.Release(result) }() // a store's panic included
-	ans, err := g.cb.Execute(func() (Answer, error) {
+	ans, err := g.cb.Execute(func() (ledger.Answer, error) {
 		if g.opts.Limiter != nil {
 			t0 := time.Now()
 			p, err := g.opts.Limiter.acquire(ctx, priority)
 			ct.waited = time.Since(t0)
 			switch {
 			case errors.Is(err, ErrShed):
-				return Answer{}, err
+				return ledger.Answer{}, err
 			case err != nil:
-				return Answer{}, fmt.Errorf("%w: not called: %w", errCallerGone, err)
+				return ledger.Answer{}, fmt.Errorf("%w: not called: %w", errCallerGone, err)
 			}
 			permit = p
 			if g.cb.State() == gobreaker.StateOpen {
-				return Answer{}, errNotSent
+				return ledger.Answer{}, errNotSent
 			}
 		}
 		start := time.Now()
@@ -251,28 +252,28 @@ func (g *Guarded) call(ctx context.Context, f func(context.Context) (Answer, err
 			return ans, nil
 		}
 		if errors.Is(ctx.Err(), context.Canceled) {
-			return Answer{}, fmt.Errorf("%w: %w", errCallerGone, ctx.Err())
+			return ledger.Answer{}, fmt.Errorf("%w: %w", errCallerGone, ctx.Err())
 		}
 		if cctx.Err() != nil && ctx.Err() == nil {
 			result = ResultDropped
-			if errors.Is(err, ErrUnavailable) {
-				return Answer{}, err
+			if errors.Is(err, ledger.ErrUnavailable) {
+				return ledger.Answer{}, err
 			}
 			if !errors.Is(err, context.DeadlineExceeded) {
 				err = fmt.Errorf("%w (%w)", err, context.DeadlineExceeded)
 			}
-			return Answer{}, fmt.Errorf("%w: no answer within %v: %w", ErrUnavailable, g.opts.Timeout, err)
+			return ledger.Answer{}, fmt.Errorf("%w: no answer within %v: %w", ledger.ErrUnavailable, g.opts.Timeout, err)
 		}
-		if errors.Is(err, ErrUnavailable) {
-			return Answer{}, err
+		if errors.Is(err, ledger.ErrUnavailable) {
+			return ledger.Answer{}, err
 		}
-		return Answer{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return ledger.Answer{}, fmt.Errorf("%w: %w", ledger.ErrUnavailable, err)
 	})
 	switch {
 	case err == nil:
 		return ans, ct, nil
 	case errors.Is(err, gobreaker.ErrOpenState), errors.Is(err, gobreaker.ErrTooManyRequests), errors.Is(err, errNotSent):
-		return Answer{}, ct, fmt.Errorf("%w: %w (%s, %s)", ErrUnavailable, ErrBreakerOpen, g.opts.Name, g.State())
+		return ledger.Answer{}, ct, fmt.Errorf("%w: %w (%s, %s)", ledger.ErrUnavailable, ErrBreakerOpen, g.opts.Name, g.State())
 	}
-	return Answer{}, ct, err
+	return ledger.Answer{}, ct, err
 }

@@ -1,4 +1,4 @@
-package ledger_test
+package loadfile_test
 
 import (
 	"context"
@@ -11,13 +11,15 @@ import (
 
 	"github.com/bli/atmgw/card"
 	"github.com/bli/atmgw/ledger"
+	"github.com/bli/atmgw/ledger/demo"
+	"github.com/bli/atmgw/ledger/loadfile"
 	"github.com/bli/atmgw/ledger/storetest"
 )
 
 func TestReadFSRefusesBadRowsKeepsGoodOnes(t *testing.T) {
 	b := storetest.Bad()
 	h := storetest.Hasher()
-	ds, rep, err := ledger.ReadFS(context.Background(), b.Files, h, nil)
+	ds, rep, err := loadfile.ReadFS(context.Background(), b.Files, h, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +41,7 @@ func TestReadFSRefusesBadRowsKeepsGoodOnes(t *testing.T) {
 	if ds.Consents[0].PANHash != h.Hash("4711000000000001") {
 		t.Errorf("PAN hash differs from card.PANHasher's")
 	}
-	m := ledger.NewMemory(ds)
+	m := demo.NewMemory(ds)
 	a, err := m.Inquire(context.Background(), ledger.Query{Institution: "700", PANHash: h.Hash("4711000000000001"), Service: card.ServicePension})
 	if err != nil || a.Pension == nil || len(a.Pension.Rows) != 3 || a.Pension.Contributions != 3200 || a.Pension.Earnings != -50 {
 		t.Fatalf("the good rows are not what the store answers: %+v %v", a.Pension, err)
@@ -71,7 +73,7 @@ func TestReadFSStopsOnWholeFileErrors(t *testing.T) {
 			} else {
 				files[c.file] = &fstest.MapFile{Data: []byte(c.body)}
 			}
-			ds, _, err := ledger.ReadFS(context.Background(), files, storetest.Hasher(), nil)
+			ds, _, err := loadfile.ReadFS(context.Background(), files, storetest.Hasher(), nil)
 			if err == nil || ds != nil {
 				t.Fatalf("no error")
 			}
@@ -92,28 +94,28 @@ func TestReadFSProgressAndCancel(t *testing.T) {
 	l := storetest.Random(7, 2000)
 	var calls []string
 	var last int64
-	_, rep, err := ledger.ReadFS(context.Background(), l.Files(), storetest.Hasher(), func(file string, rows int64) {
+	_, rep, err := loadfile.ReadFS(context.Background(), l.Files(), storetest.Hasher(), func(file string, rows int64) {
 		calls = append(calls, file)
-		if file == ledger.FilePension {
+		if file == loadfile.FilePension {
 			last = rows
 		}
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(calls) < 5 || last != rep.File(ledger.FilePension).Rows {
-		t.Errorf("progress calls %d, last pension count %d of %d", len(calls), last, rep.File(ledger.FilePension).Rows)
+	if len(calls) < 5 || last != rep.File(loadfile.FilePension).Rows {
+		t.Errorf("progress calls %d, last pension count %d of %d", len(calls), last, rep.File(loadfile.FilePension).Rows)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, _, err := ledger.ReadFS(ctx, l.Files(), storetest.Hasher(), nil); !errors.Is(err, context.Canceled) {
+	if _, _, err := loadfile.ReadFS(ctx, l.Files(), storetest.Hasher(), nil); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: %v", err)
 	}
 }
 
 func TestReportSummary(t *testing.T) {
 	b := storetest.Bad()
-	_, rep, err := ledger.ReadFS(context.Background(), b.Files, storetest.Hasher(), nil)
+	_, rep, err := loadfile.ReadFS(context.Background(), b.Files, storetest.Hasher(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,16 +125,18 @@ func TestReportSummary(t *testing.T) {
 			t.Errorf("summary lacks %q:\n%s", want, s)
 		}
 	}
-	e := ledger.RowError{File: "persons.csv", Line: 3, Reason: "x"}
+	e := loadfile.RowError{File: "persons.csv", Line: 3, Reason: "x"}
 	if e.Error() != "persons.csv:3: x" {
 		t.Errorf("RowError %q", e.Error())
 	}
 }
 
 func TestSortRowErrors(t *testing.T) {
-	e := func(f string, l int, r string) ledger.RowError { return ledger.RowError{File: f, Line: l, Reason: r} }
-	es := []ledger.RowError{e(ledger.FileConsents, 2, "a"), e(ledger.FilePersons, 10, "b"), e(ledger.FilePension, 3, "c"), e(ledger.FilePersons, 9, "d")}
-	ledger.SortRowErrors(es)
+	e := func(f string, l int, r string) loadfile.RowError {
+		return loadfile.RowError{File: f, Line: l, Reason: r}
+	}
+	es := []loadfile.RowError{e(loadfile.FileConsents, 2, "a"), e(loadfile.FilePersons, 10, "b"), e(loadfile.FilePension, 3, "c"), e(loadfile.FilePersons, 9, "d")}
+	loadfile.SortRowErrors(es)
 	var got []string
 	for _, e := range es {
 		got = append(got, e.Error())
@@ -144,8 +148,8 @@ func TestSortRowErrors(t *testing.T) {
 }
 
 func TestEventOnAsOfAccepted(t *testing.T) {
-	r, err := ledger.NewInsuranceReader(strings.NewReader("entry_id,national_id,event_date,kind,unit_name,insured_salary\n1,A100000001,2026-10-31,enroll,甲,1\n"),
-		time.Date(2026, 10, 31, 0, 0, 0, 0, time.UTC), func(e ledger.RowError) { t.Errorf("refused: %v", e) })
+	r, err := loadfile.NewInsuranceReader(strings.NewReader("entry_id,national_id,event_date,kind,unit_name,insured_salary\n1,A100000001,2026-10-31,enroll,甲,1\n"),
+		time.Date(2026, 10, 31, 0, 0, 0, 0, time.UTC), func(e loadfile.RowError) { t.Errorf("refused: %v", e) })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package ledger_test
+package demo_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/bli/atmgw/card"
 	"github.com/bli/atmgw/ledger"
+	"github.com/bli/atmgw/ledger/demo"
 )
 
 // decision is the response code the consent decisions (11-13) give for an
@@ -33,7 +34,7 @@ func TestDemoLedger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := ledger.Demo(h)
+	m, err := demo.Open(h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +107,7 @@ func TestDemoLedger(t *testing.T) {
 // demo ledger (those the consent decisions give: expiry, 54, is the
 // gateway's and is skipped here).
 func TestDemoMatchesSimulatorCards(t *testing.T) {
-	raw, err := os.ReadFile("../sim/cards/demo.json")
+	raw, err := os.ReadFile("../../sim/cards/demo.json")
 	if err != nil {
 		t.Skipf("no simulator card file: %v", err)
 	}
@@ -121,7 +122,7 @@ func TestDemoMatchesSimulatorCards(t *testing.T) {
 		t.Fatal(err)
 	}
 	h, _ := card.NewPANHasher([]byte("0123456789abcdef0123456789abcdef"))
-	m, err := ledger.Demo(h)
+	m, err := demo.Open(h)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package ledger
+package loadfile
 
 import (
 	"context"
@@ -10,7 +10,8 @@ import (
 )
 
 // DataSet is a whole set of load files, checked, in memory: what the
-// Memory store is built from. Every row in it passed every check.
+// in-memory store (demo.Memory) is built from. Every row in it passed
+// every check.
 type DataSet struct {
 	AsOf      time.Time
 	Persons   []card.Person

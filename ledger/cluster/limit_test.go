@@ -1,4 +1,4 @@
-package ledger_test
+package cluster_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bli/atmgw/ledger"
+	"github.com/bli/atmgw/ledger/cluster"
 )
 
 // fakeClock is a clock the test moves.
@@ -29,15 +30,15 @@ func (c *fakeClock) add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func newTestLimiter(t *testing.T, o ledger.LimitOptions) (*ledger.Limiter, *fakeClock) {
+func newTestLimiter(t *testing.T, o cluster.LimitOptions) (*cluster.Limiter, *fakeClock) {
 	t.Helper()
-	l := ledger.NewLimiter(o)
+	l := cluster.NewLimiter(o)
 	clk := &fakeClock{t: time.Unix(1_700_000_000, 0)}
 	l.SetClock(clk.now)
 	return l, clk
 }
 
-func mustAcquire(t *testing.T, l *ledger.Limiter) ledger.Permit {
+func mustAcquire(t *testing.T, l *cluster.Limiter) cluster.Permit {
 	t.Helper()
 	p, err := l.Acquire(context.Background())
 	if err != nil {
@@ -47,9 +48,9 @@ func mustAcquire(t *testing.T, l *ledger.Limiter) ledger.Permit {
 }
 
 // round runs one window: n calls at once, each answered after rtt.
-func round(t *testing.T, l *ledger.Limiter, clk *fakeClock, n int, rtt time.Duration, r ledger.Result) {
+func round(t *testing.T, l *cluster.Limiter, clk *fakeClock, n int, rtt time.Duration, r cluster.Result) {
 	t.Helper()
-	ps := make([]ledger.Permit, n)
+	ps := make([]cluster.Permit, n)
 	for i := range ps {
 		ps[i] = mustAcquire(t, l)
 	}
@@ -60,15 +61,15 @@ func round(t *testing.T, l *ledger.Limiter, clk *fakeClock, n int, rtt time.Dura
 }
 
 func TestLimiterDefaults(t *testing.T) {
-	o := ledger.NewLimiter(ledger.LimitOptions{Max: 16}).Options()
+	o := cluster.NewLimiter(cluster.LimitOptions{Max: 16}).Options()
 	if o.Min != 4 || o.Initial != 16 || o.Backoff != 0.9 || o.Tolerance != 2 || o.Queue != 64 || o.QueueTimeout != 100*time.Millisecond || o.Slow != 0 {
 		t.Errorf("defaults %+v", o)
 	}
-	o = ledger.NewLimiter(ledger.LimitOptions{Max: 1, Min: 5, Initial: 9}).Options()
+	o = cluster.NewLimiter(cluster.LimitOptions{Max: 1, Min: 5, Initial: 9}).Options()
 	if o.Min != 1 || o.Initial != 1 || o.Max != 1 {
 		t.Errorf("bounds not clamped: %+v", o)
 	}
-	if o := ledger.NewLimiter(ledger.LimitOptions{}).Options(); o.Max != ledger.DefaultMaxConcurrent {
+	if o := cluster.NewLimiter(cluster.LimitOptions{}).Options(); o.Max != cluster.DefaultMaxConcurrent {
 		t.Errorf("default max %d", o.Max)
 	}
 }
@@ -78,7 +79,7 @@ func TestLimiterDefaults(t *testing.T) {
 func TestLimiterGrows(t *testing.T) {
 	var seen []int
 	var mu sync.Mutex
-	l, clk := newTestLimiter(t, ledger.LimitOptions{Min: 1, Initial: 2, Max: 10, OnLimit: func(n int) {
+	l, clk := newTestLimiter(t, cluster.LimitOptions{Min: 1, Initial: 2, Max: 10, OnLimit: func(n int) {
 		mu.Lock()
 		seen = append(seen, n)
 		mu.Unlock()
@@ -87,7 +88,7 @@ func TestLimiterGrows(t *testing.T) {
 		t.Fatalf("initial limit %d", l.Limit())
 	}
 	for range 100 {
-		round(t, l, clk, l.Limit(), 2*time.Millisecond, ledger.ResultOK)
+		round(t, l, clk, l.Limit(), 2*time.Millisecond, cluster.ResultOK)
 	}
 	if l.Limit() != 10 {
 		t.Fatalf("limit %d after 100 good windows, want Max 10", l.Limit())
@@ -108,9 +109,9 @@ func TestLimiterGrows(t *testing.T) {
 // An idle limit proves nothing: successes with few calls in flight do not
 // raise it.
 func TestLimiterDoesNotGrowWhenIdle(t *testing.T) {
-	l, clk := newTestLimiter(t, ledger.LimitOptions{Min: 1, Initial: 8, Max: 16})
+	l, clk := newTestLimiter(t, cluster.LimitOptions{Min: 1, Initial: 8, Max: 16})
 	for range 200 {
-		round(t, l, clk, 1, time.Millisecond, ledger.ResultOK)
+		round(t, l, clk, 1, time.Millisecond, cluster.ResultOK)
 	}
 	if l.Limit() != 8 {
 		t.Errorf("limit %d after successes one at a time, want 8", l.Limit())
@@ -119,9 +120,9 @@ func TestLimiterDoesNotGrowWhenIdle(t *testing.T) {
 
 // A latency far above the baseline stops the growth (without shrinking).
 func TestLimiterDoesNotGrowWhenLatencyRises(t *testing.T) {
-	l, clk := newTestLimiter(t, ledger.LimitOptions{Min: 1, Initial: 4, Max: 16})
+	l, clk := newTestLimiter(t, cluster.LimitOptions{Min: 1, Initial: 4, Max: 16})
 	for range 200 {
-		round(t, l, clk, 4, time.Millisecond, ledger.ResultOK)
+		round(t, l, clk, 4, time.Millisecond, cluster.ResultOK)
 		if l.Limit() > 4 {
 			break
 		}
@@ -131,7 +132,7 @@ func TestLimiterDoesNotGrowWhenLatencyRises(t *testing.T) {
 	if got <= 4 {
 		t.Fatalf("did not grow at a steady latency: %d", got)
 	}
-	round(t, l, clk, got, 5*time.Millisecond, ledger.ResultOK)
+	round(t, l, clk, got, 5*time.Millisecond, cluster.ResultOK)
 	if l.Limit() != got {
 		t.Errorf("limit %d after a window 5x slower than the baseline, want %d", l.Limit(), got)
 	}
@@ -141,39 +142,39 @@ func TestLimiterDoesNotGrowWhenLatencyRises(t *testing.T) {
 // admitted before the decrease do not decrease it again. Repeated drops
 // stop at Min.
 func TestLimiterShrinks(t *testing.T) {
-	l, clk := newTestLimiter(t, ledger.LimitOptions{Min: 2, Max: 20})
+	l, clk := newTestLimiter(t, cluster.LimitOptions{Min: 2, Max: 20})
 	if l.Limit() != 20 {
 		t.Fatalf("initial %d", l.Limit())
 	}
-	ps := make([]ledger.Permit, 10)
+	ps := make([]cluster.Permit, 10)
 	for i := range ps {
 		ps[i] = mustAcquire(t, l)
 	}
 	clk.add(300 * time.Millisecond)
 	for _, p := range ps {
-		p.Release(ledger.ResultDropped)
+		p.Release(cluster.ResultDropped)
 	}
 	if l.Limit() != 18 {
 		t.Fatalf("limit %d after one window of timeouts, want 20 x 0.9 = 18", l.Limit())
 	}
-	round(t, l, clk, 1, 300*time.Millisecond, ledger.ResultDropped) // a new window
-	if l.Limit() != 16 {                                            // 18 x 0.9 = 16.2
+	round(t, l, clk, 1, 300*time.Millisecond, cluster.ResultDropped) // a new window
+	if l.Limit() != 16 {                                             // 18 x 0.9 = 16.2
 		t.Fatalf("limit %d after a second window, want 16", l.Limit())
 	}
 	for range 50 {
-		round(t, l, clk, 1, 300*time.Millisecond, ledger.ResultDropped)
+		round(t, l, clk, 1, 300*time.Millisecond, cluster.ResultDropped)
 	}
 	if l.Limit() != 2 {
 		t.Errorf("limit %d after many drops, want Min 2", l.Limit())
 	}
 	// Ignored results move nothing.
-	round(t, l, clk, 2, time.Second, ledger.ResultIgnored)
+	round(t, l, clk, 2, time.Second, cluster.ResultIgnored)
 	if l.Limit() != 2 {
 		t.Errorf("limit %d after ignored results", l.Limit())
 	}
 	// And it grows back once calls succeed.
 	for range 200 {
-		round(t, l, clk, l.Limit(), time.Millisecond, ledger.ResultOK)
+		round(t, l, clk, l.Limit(), time.Millisecond, cluster.ResultOK)
 	}
 	if l.Limit() != 20 {
 		t.Errorf("limit %d after recovery, want Max 20", l.Limit())
@@ -182,12 +183,12 @@ func TestLimiterShrinks(t *testing.T) {
 
 // A success slower than Slow is a drop.
 func TestLimiterSlowIsDrop(t *testing.T) {
-	l, clk := newTestLimiter(t, ledger.LimitOptions{Max: 10, Slow: 100 * time.Millisecond})
-	round(t, l, clk, 5, 99*time.Millisecond, ledger.ResultOK)
+	l, clk := newTestLimiter(t, cluster.LimitOptions{Max: 10, Slow: 100 * time.Millisecond})
+	round(t, l, clk, 5, 99*time.Millisecond, cluster.ResultOK)
 	if l.Limit() != 10 {
 		t.Fatalf("limit %d after successes under Slow", l.Limit())
 	}
-	round(t, l, clk, 5, 150*time.Millisecond, ledger.ResultOK)
+	round(t, l, clk, 5, 150*time.Millisecond, cluster.ResultOK)
 	if l.Limit() != 9 {
 		t.Errorf("limit %d after slow successes, want 9", l.Limit())
 	}
@@ -196,7 +197,7 @@ func TestLimiterSlowIsDrop(t *testing.T) {
 // Past the limit a call waits in the queue, first come first served, and
 // is admitted when a call releases its permit.
 func TestLimiterQueues(t *testing.T) {
-	l := ledger.NewLimiter(ledger.LimitOptions{Min: 1, Max: 1, Queue: 5, QueueTimeout: time.Minute})
+	l := cluster.NewLimiter(cluster.LimitOptions{Min: 1, Max: 1, Queue: 5, QueueTimeout: time.Minute})
 	p := mustAcquire(t, l)
 	order := make(chan int, 3)
 	var wg sync.WaitGroup
@@ -211,14 +212,14 @@ func TestLimiterQueues(t *testing.T) {
 				return
 			}
 			order <- i
-			q.Release(ledger.ResultOK)
+			q.Release(cluster.ResultOK)
 		}()
 	}
 	waitFor(t, func() bool { return l.Queued() == 3 })
 	if l.InFlight() != 1 {
 		t.Errorf("in flight %d", l.InFlight())
 	}
-	p.Release(ledger.ResultOK)
+	p.Release(cluster.ResultOK)
 	wg.Wait()
 	close(order)
 	want := 0
@@ -234,14 +235,14 @@ func TestLimiterQueues(t *testing.T) {
 }
 
 func TestLimiterQueueTimeout(t *testing.T) {
-	l := ledger.NewLimiter(ledger.LimitOptions{Max: 1, QueueTimeout: 30 * time.Millisecond})
+	l := cluster.NewLimiter(cluster.LimitOptions{Max: 1, QueueTimeout: 30 * time.Millisecond})
 	p := mustAcquire(t, l)
-	defer p.Release(ledger.ResultOK)
+	defer p.Release(cluster.ResultOK)
 	start := time.Now()
 	_, err := l.Acquire(context.Background())
 	d := time.Since(start)
-	var se *ledger.ShedError
-	if !errors.As(err, &se) || se.Reason != ledger.ShedQueueTimeout || !errors.Is(err, ledger.ErrShed) || !errors.Is(err, ledger.ErrUnavailable) {
+	var se *cluster.ShedError
+	if !errors.As(err, &se) || se.Reason != cluster.ShedQueueTimeout || !errors.Is(err, cluster.ErrShed) || !errors.Is(err, ledger.ErrUnavailable) {
 		t.Fatalf("queue timeout: %v", err)
 	}
 	if d < 30*time.Millisecond || se.Waited < 30*time.Millisecond {
@@ -253,45 +254,45 @@ func TestLimiterQueueTimeout(t *testing.T) {
 }
 
 func TestLimiterQueueFull(t *testing.T) {
-	l := ledger.NewLimiter(ledger.LimitOptions{Max: 2, Queue: 1, QueueTimeout: time.Minute})
+	l := cluster.NewLimiter(cluster.LimitOptions{Max: 2, Queue: 1, QueueTimeout: time.Minute})
 	p1, p2 := mustAcquire(t, l), mustAcquire(t, l)
 	waiting := make(chan error, 1)
 	go func() {
 		p, err := l.Acquire(context.Background())
 		if err == nil {
-			p.Release(ledger.ResultOK)
+			p.Release(cluster.ResultOK)
 		}
 		waiting <- err
 	}()
 	waitFor(t, func() bool { return l.Queued() == 1 })
 	start := time.Now()
 	_, err := l.Acquire(context.Background())
-	if r, ok := ledger.ShedReason(err); !ok || r != ledger.ShedQueueFull || !errors.Is(err, ledger.ErrUnavailable) {
+	if r, ok := cluster.ShedReason(err); !ok || r != cluster.ShedQueueFull || !errors.Is(err, ledger.ErrUnavailable) {
 		t.Fatalf("queue full: %v", err)
 	}
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("a full queue kept the call %v", d)
 	}
-	p1.Release(ledger.ResultOK)
+	p1.Release(cluster.ResultOK)
 	if err := <-waiting; err != nil {
 		t.Errorf("the queued call: %v", err)
 	}
-	p2.Release(ledger.ResultOK)
+	p2.Release(cluster.ResultOK)
 
 	// No queue: shed at once past the limit.
-	l0 := ledger.NewLimiter(ledger.LimitOptions{Max: 1, Queue: -1})
+	l0 := cluster.NewLimiter(cluster.LimitOptions{Max: 1, Queue: -1})
 	p := mustAcquire(t, l0)
-	if _, err := l0.Acquire(context.Background()); !errors.Is(err, ledger.ErrShed) {
+	if _, err := l0.Acquire(context.Background()); !errors.Is(err, cluster.ErrShed) {
 		t.Errorf("no queue: %v", err)
 	}
-	p.Release(ledger.ResultOK)
-	mustAcquire(t, l0).Release(ledger.ResultOK)
+	p.Release(cluster.ResultOK)
+	mustAcquire(t, l0).Release(cluster.ResultOK)
 }
 
 // A caller that gives up while waiting leaves the queue with its
 // context's error (not shed), and the others move up.
 func TestLimiterCancel(t *testing.T) {
-	l := ledger.NewLimiter(ledger.LimitOptions{Max: 1, QueueTimeout: time.Minute})
+	l := cluster.NewLimiter(cluster.LimitOptions{Max: 1, QueueTimeout: time.Minute})
 	p := mustAcquire(t, l)
 	ctx, cancel := context.WithCancel(context.Background())
 	got := make(chan error, 1)
@@ -301,7 +302,7 @@ func TestLimiterCancel(t *testing.T) {
 	}()
 	waitFor(t, func() bool { return l.Queued() == 1 })
 	cancel()
-	if err := <-got; !errors.Is(err, context.Canceled) || errors.Is(err, ledger.ErrShed) {
+	if err := <-got; !errors.Is(err, context.Canceled) || errors.Is(err, cluster.ErrShed) {
 		t.Fatalf("cancelled wait: %v", err)
 	}
 	if l.Queued() != 0 {
@@ -311,17 +312,17 @@ func TestLimiterCancel(t *testing.T) {
 	if _, err := l.Acquire(ctx); !errors.Is(err, context.Canceled) {
 		t.Errorf("done context: %v", err)
 	}
-	p.Release(ledger.ResultOK)
+	p.Release(cluster.ResultOK)
 	if l.InFlight() != 0 {
 		t.Errorf("in flight %d", l.InFlight())
 	}
-	mustAcquire(t, l).Release(ledger.ResultOK)
+	mustAcquire(t, l).Release(cluster.ResultOK)
 }
 
 // Many goroutines at once: never more in flight than the limit, every
 // call admitted or shed, nothing left behind.
 func TestLimiterConcurrent(t *testing.T) {
-	l := ledger.NewLimiter(ledger.LimitOptions{Min: 2, Max: 8, Queue: 16, QueueTimeout: 20 * time.Millisecond})
+	l := cluster.NewLimiter(cluster.LimitOptions{Min: 2, Max: 8, Queue: 16, QueueTimeout: 20 * time.Millisecond})
 	var cur, peak, ok, shed atomic.Int64
 	var wg sync.WaitGroup
 	for g := range 40 {
@@ -331,7 +332,7 @@ func TestLimiterConcurrent(t *testing.T) {
 			for i := range 50 {
 				p, err := l.Acquire(context.Background())
 				if err != nil {
-					if !errors.Is(err, ledger.ErrShed) {
+					if !errors.Is(err, cluster.ErrShed) {
 						t.Errorf("acquire: %v", err)
 						return
 					}
@@ -350,9 +351,9 @@ func TestLimiterConcurrent(t *testing.T) {
 				}
 				time.Sleep(time.Duration(g%3) * 100 * time.Microsecond)
 				cur.Add(-1)
-				r := ledger.ResultOK
+				r := cluster.ResultOK
 				if (g+i)%29 == 0 {
-					r = ledger.ResultDropped
+					r = cluster.ResultDropped
 				}
 				p.Release(r)
 				ok.Add(1)
@@ -372,16 +373,16 @@ func TestLimiterConcurrent(t *testing.T) {
 // A ping (priority) goes before the queued calls and is not refused for a
 // full queue.
 func TestGuardPingBeforeQueuedInquiries(t *testing.T) {
-	l := ledger.NewLimiter(ledger.LimitOptions{Max: 1, Queue: -1, QueueTimeout: time.Minute})
+	l := cluster.NewLimiter(cluster.LimitOptions{Max: 1, Queue: -1, QueueTimeout: time.Minute})
 	slow := &gatedStore{gate: make(chan struct{})}
-	g := ledger.Guard(slow, ledger.GuardOptions{Timeout: time.Hour, Limiter: l}, nil)
+	g := cluster.Guard(slow, cluster.GuardOptions{Timeout: time.Hour, Limiter: l}, nil)
 	held := make(chan error, 1)
 	go func() {
 		_, err := g.Inquire(context.Background(), ledger.Query{})
 		held <- err
 	}()
 	waitFor(t, func() bool { return slow.entered.Load() == 1 })
-	if _, err := g.Inquire(context.Background(), ledger.Query{}); !errors.Is(err, ledger.ErrShed) {
+	if _, err := g.Inquire(context.Background(), ledger.Query{}); !errors.Is(err, cluster.ErrShed) {
 		t.Fatalf("inquiry past the limit, no queue: %v", err)
 	}
 	pinged := make(chan error, 1)

@@ -1,4 +1,4 @@
-package ledger
+package loadfile
 
 import (
 	"bufio"
@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/bli/atmgw/card"
+	"github.com/bli/atmgw/ledger"
 )
 
 // The header rows the load files must start with (names compare without
@@ -35,13 +36,13 @@ const (
 // PensionRecord is a pension_ledger.csv row.
 type PensionRecord struct {
 	NationalID string
-	PensionRow
+	ledger.PensionRow
 }
 
 // InsuranceRecord is an insurance_events.csv row.
 type InsuranceRecord struct {
 	NationalID string
-	InsuranceRow
+	ledger.InsuranceRow
 }
 
 // ConsentRecord is a consents.csv row: the consent and the keyed hash of its
@@ -350,63 +351,33 @@ func parseConsent(f []string, h *card.PANHasher) (ConsentRecord, string) {
 }
 
 // parsePensionKind reads a pension kind as the load file writes it.
-func parsePensionKind(s string) (PensionKind, string) {
+func parsePensionKind(s string) (ledger.PensionKind, string) {
 	switch strings.ToLower(s) {
 	case "employer":
-		return KindEmployer, ""
+		return ledger.KindEmployer, ""
 	case "voluntary":
-		return KindVoluntary, ""
+		return ledger.KindVoluntary, ""
 	case "earnings":
-		return KindEarnings, ""
+		return ledger.KindEarnings, ""
 	case "settlement":
-		return KindSettlement, ""
+		return ledger.KindSettlement, ""
 	case "adjustment":
-		return KindAdjustment, ""
+		return ledger.KindAdjustment, ""
 	}
 	return 0, "kind " + show(s) + " is not employer, voluntary, earnings, settlement or adjustment"
 }
 
 // parseInsuranceKind reads an insurance event kind as the load file writes it.
-func parseInsuranceKind(s string) (InsuranceKind, string) {
+func parseInsuranceKind(s string) (ledger.InsuranceKind, string) {
 	switch strings.ToLower(s) {
 	case "enroll":
-		return KindEnroll, ""
+		return ledger.KindEnroll, ""
 	case "withdraw":
-		return KindWithdraw, ""
+		return ledger.KindWithdraw, ""
 	case "salary_change":
-		return KindSalaryChange, ""
+		return ledger.KindSalaryChange, ""
 	}
 	return 0, "kind " + show(s) + " is not enroll, withdraw or salary_change"
-}
-
-// String is the load file's name of the kind.
-func (k PensionKind) String() string {
-	switch k {
-	case KindEmployer:
-		return "employer"
-	case KindVoluntary:
-		return "voluntary"
-	case KindEarnings:
-		return "earnings"
-	case KindSettlement:
-		return "settlement"
-	case KindAdjustment:
-		return "adjustment"
-	}
-	return "pension kind " + strconv.Itoa(int(k))
-}
-
-// String is the load file's name of the kind.
-func (k InsuranceKind) String() string {
-	switch k {
-	case KindEnroll:
-		return "enroll"
-	case KindWithdraw:
-		return "withdraw"
-	case KindSalaryChange:
-		return "salary_change"
-	}
-	return "insurance kind " + strconv.Itoa(int(k))
 }
 
 // parseID checks a national ID (or resident certificate number): a letter,

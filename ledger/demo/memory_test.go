@@ -1,4 +1,4 @@
-package ledger_test
+package demo_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/bli/atmgw/card"
 	"github.com/bli/atmgw/ledger"
+	"github.com/bli/atmgw/ledger/demo"
 	"github.com/bli/atmgw/ledger/storetest"
 )
 
@@ -16,7 +17,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestMemoryStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, files fs.FS, h *card.PANHasher) ledger.Store {
-		m, rep, err := ledger.LoadMemory(context.Background(), files, h)
+		m, rep, err := demo.LoadMemory(context.Background(), files, h)
 		if err != nil {
 			t.Fatal(err)
 		}

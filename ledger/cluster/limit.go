@@ -1,4 +1,4 @@
-package ledger
+package cluster
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"math"
 	"sync"
 	"time"
+
+	"github.com/bli/atmgw/ledger"
 )
 
 // Defaults of LimitOptions.
@@ -36,7 +38,7 @@ const (
 	ShedQueueTimeout = "queue_timeout"
 )
 
-// ErrShed is wrapped, with ErrUnavailable, in the error of a call turned
+// ErrShed is wrapped, with ledger.ErrUnavailable, in the error of a call turned
 // away before it reached the store because the host was at its concurrency
 // limit and the queue was full or the call waited too long in it (see
 // Limiter). It is the gateway shedding load, not the host failing: no
@@ -61,8 +63,10 @@ func (e *ShedError) Error() string {
 	return "ledger: shed: " + e.Reason
 }
 
-// Is makes a ShedError match ErrShed and ErrUnavailable.
-func (e *ShedError) Is(target error) bool { return target == ErrShed || target == ErrUnavailable }
+// Is makes a ShedError match ErrShed and ledger.ErrUnavailable.
+func (e *ShedError) Is(target error) bool {
+	return target == ErrShed || target == ledger.ErrUnavailable
+}
 
 // ShedReason is the reason of a shed call's error ("" and false when err
 // is not one).
@@ -233,7 +237,7 @@ type Permit struct {
 
 // Acquire waits for room under the limit: at once when there is, else in
 // the queue, at most QueueTimeout (and until ctx is done). It fails with a
-// *ShedError (wrapping ErrShed and ErrUnavailable) when the queue is full
+// *ShedError (wrapping ErrShed and ledger.ErrUnavailable) when the queue is full
 // or the wait ran out, and with ctx's error when ctx was done first. The
 // permit must be released.
 func (l *Limiter) Acquire(ctx context.Context) (Permit, error) {
