@@ -122,20 +122,34 @@ func VerifyMAC(b, key []byte) error {
 // EncodeMAC packs m signed with key: m with an 8-byte DE64 placeholder is
 // encoded, then SignMAC writes the MAC. m itself is not changed.
 func EncodeMAC(m *Message, key []byte) ([]byte, error) {
-	if m == nil {
-		return nil, errNilMessage
-	}
-	if len(key) != 16 {
-		return nil, ErrMACKey
-	}
-	signed := *m
-	signed.MAC = make([]byte, 8)
-	b, err := Encode(&signed)
+	b, err := AppendEncodeMAC(nil, m, key)
 	if err != nil {
 		return nil, err
 	}
-	if err := SignMAC(b, key); err != nil {
-		return nil, err
-	}
 	return b, nil
+}
+
+// macPlaceholder is the DE64 EncodeMAC packs before signing (read only).
+var macPlaceholder [8]byte
+
+// AppendEncodeMAC is EncodeMAC appending to dst (which may be reused
+// between messages to avoid allocation). On error dst is returned
+// unchanged.
+func AppendEncodeMAC(dst []byte, m *Message, key []byte) ([]byte, error) {
+	if m == nil {
+		return dst, errNilMessage
+	}
+	if len(key) != 16 {
+		return dst, ErrMACKey
+	}
+	signed := *m
+	signed.MAC = macPlaceholder[:]
+	out, err := AppendEncode(dst, &signed)
+	if err != nil {
+		return dst, err
+	}
+	if err := SignMAC(out[len(dst):], key); err != nil {
+		return dst, err
+	}
+	return out, nil
 }
