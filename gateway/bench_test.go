@@ -34,9 +34,14 @@ import (
 // process CPU time (user+system, every goroutine) per inquiry.
 
 // benchCardState is an in-memory card state that the benchmark renews
-// between batches: the ATC of one card only goes up to 65535.
+// when its requests come round again (one card's ATC only goes up to
+// 65535). The requests of a connection are handled concurrently, so they
+// reach the card state out of order: it replaces each ATC by the next of
+// a counter, so that every request is approved (one card, in order).
 type benchCardState struct {
 	cur atomic.Pointer[ledger.MemoryCardState]
+	mu  sync.Mutex
+	atc uint16
 }
 
 func newBenchCardState() *benchCardState {
@@ -47,9 +52,16 @@ func newBenchCardState() *benchCardState {
 
 func (s *benchCardState) renew() {
 	s.cur.Store(ledger.NewMemoryCardState(ledger.CardStateOptions{RateLimit: -1}))
+	s.mu.Lock()
+	s.atc = 0
+	s.mu.Unlock()
 }
 
 func (s *benchCardState) Check(ctx context.Context, c ledger.CardCheck) (ledger.CardVerdict, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.atc++
+	c.ATC = s.atc
 	return s.cur.Load().Check(ctx, c)
 }
 
