@@ -40,7 +40,9 @@ func ParseICC(data []byte, cardSequence string) (ICC, error) {
 		}
 		seq = int(cardSequence[0]-'0')*100 + int(cardSequence[1]-'0')*10 + int(cardSequence[2]-'0')
 	}
-	tlvs, offsets, err := parseTopLevel(data)
+	var tlvBuf [8]TLV
+	var offBuf [8]int
+	tlvs, offsets, err := parseTopLevel(tlvBuf[:0], offBuf[:0], data)
 	if err != nil {
 		return icc, err
 	}
@@ -105,10 +107,22 @@ func ParseICC(data []byte, cardSequence string) (ICC, error) {
 
 // parseTopLevel parses the top-level objects of DE55 without looking into
 // templates, with the offset of each.
-func parseTopLevel(data []byte) ([]TLV, []int, error) {
-	offsets := make([]int, 0, 8)
-	tlvs, err := parseTLV(data, 0, 0, false, &offsets)
-	return tlvs, offsets, err
+// The objects and offsets are appended to tlvs and offsets (which the
+// caller may keep on its stack).
+func parseTopLevel(tlvs []TLV, offsets []int, data []byte) ([]TLV, []int, error) {
+	for i := 0; i < len(data); {
+		t, start, next, err := nextTLV(data, i, 0)
+		if err != nil {
+			return nil, nil, err
+		}
+		if next < 0 {
+			break
+		}
+		tlvs = append(tlvs, t)
+		offsets = append(offsets, start)
+		i = next
+	}
+	return tlvs, offsets, nil
 }
 
 // decodeSequence reads the 5F34 byte as two BCD digits; ok is false when

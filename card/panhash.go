@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"hash"
 	"strings"
+	"sync"
 )
 
 // MinPANKeyLen is the shortest key NewPANHasher accepts.
@@ -19,7 +21,15 @@ var ErrPANKeyShort = errors.New("card: PAN hash key shorter than 16 bytes")
 // DE2. Both must use the same key (the configuration's pan_key). Safe for
 // concurrent use; it never shows its key when printed.
 type PANHasher struct {
-	key []byte
+	key  []byte
+	macs sync.Pool // of *panMAC: HMAC-SHA256 under key, reset before use
+}
+
+// panMAC is one HMAC-SHA256 under the hasher's key, with room for a PAN.
+type panMAC struct {
+	h   hash.Hash
+	buf [32]byte
+	sum [sha256.Size]byte
 }
 
 // NewPANHasher returns a hasher keyed with a copy of key (at least 16 bytes).
@@ -39,10 +49,17 @@ func (h *PANHasher) Hash(pan string) string {
 	if strings.ContainsAny(pan, " -") {
 		pan = strings.NewReplacer(" ", "", "-", "").Replace(pan)
 	}
-	m := hmac.New(sha256.New, h.key)
-	m.Write([]byte(pan))
-	var sum [sha256.Size]byte
-	return hex.EncodeToString(m.Sum(sum[:0]))
+	m, _ := h.macs.Get().(*panMAC)
+	if m == nil {
+		m = &panMAC{h: hmac.New(sha256.New, h.key)}
+	} else {
+		m.h.Reset()
+	}
+	m.h.Write(append(m.buf[:0], pan...))
+	var out [2 * sha256.Size]byte
+	hex.Encode(out[:], m.h.Sum(m.sum[:0]))
+	h.macs.Put(m)
+	return string(out[:])
 }
 
 // String hides the key.

@@ -147,52 +147,64 @@ func (e *TLVError) Unwrap() error { return e.Err }
 // Book 3 Annex B allows. Duplicate tags are not an error here (ParseICC
 // refuses them). Values alias b.
 func ParseTLV(b []byte) ([]TLV, error) {
-	return parseTLV(b, 0, 0, true, nil)
+	return parseTLV(b, 0, 0, true)
 }
 
 // parseTLV parses the objects of b, which starts at offset base of the
-// outermost input; with recurse it parses templates into Children; offsets,
-// when not nil, receives the offset of each object returned.
-func parseTLV(b []byte, base, depth int, recurse bool, offsets *[]int) ([]TLV, error) {
+// outermost input; with recurse it parses templates into Children.
+func parseTLV(b []byte, base, depth int, recurse bool) ([]TLV, error) {
 	if depth > maxTLVDepth {
 		return nil, &TLVError{Offset: base, Err: ErrTooDeep}
 	}
 	out := make([]TLV, 0, 8)
 	i := 0
 	for i < len(b) {
-		if b[i] == 0x00 {
-			i++
-			continue
-		}
-		start := i
-		tag, n, err := readTag(b[i:])
+		t, _, next, err := nextTLV(b, i, base)
 		if err != nil {
-			return nil, &TLVError{Tag: tag, Offset: base + start, Err: err}
+			return nil, err
 		}
-		i += n
-		length, n, err := readLength(b[i:])
-		if err != nil {
-			return nil, &TLVError{Tag: tag, Offset: base + start, Err: err}
+		if next < 0 {
+			break
 		}
-		i += n
-		if length > len(b)-i {
-			return nil, &TLVError{Tag: tag, Offset: base + start, Err: ErrValueTruncated,
-				Detail: fmt.Sprintf("declares %d bytes, %d left", length, len(b)-i)}
-		}
-		t := TLV{Tag: tag, Value: b[i : i+length : i+length]}
-		if recurse && tag.Constructed() {
-			t.Children, err = parseTLV(t.Value, base+i, depth+1, true, nil)
+		if recurse && t.Tag.Constructed() {
+			t.Children, err = parseTLV(t.Value, base+next-len(t.Value), depth+1, true)
 			if err != nil {
 				return nil, err
 			}
 		}
 		out = append(out, t)
-		if offsets != nil {
-			*offsets = append(*offsets, base+start)
-		}
-		i += length
+		i = next
 	}
 	return out, nil
+}
+
+// nextTLV reads the object at b[i:], '00' bytes before it skipped (b starts
+// at offset base of the outermost input): the object (not looked into), the
+// offset in b where it starts, and where the next one starts (-1: only '00'
+// bytes were left).
+func nextTLV(b []byte, i, base int) (t TLV, start, next int, err error) {
+	for i < len(b) && b[i] == 0x00 {
+		i++
+	}
+	if i == len(b) {
+		return TLV{}, i, -1, nil
+	}
+	start = i
+	tag, n, err := readTag(b[i:])
+	if err != nil {
+		return TLV{}, start, 0, &TLVError{Tag: tag, Offset: base + start, Err: err}
+	}
+	i += n
+	length, n, err := readLength(b[i:])
+	if err != nil {
+		return TLV{}, start, 0, &TLVError{Tag: tag, Offset: base + start, Err: err}
+	}
+	i += n
+	if length > len(b)-i {
+		return TLV{}, start, 0, &TLVError{Tag: tag, Offset: base + start, Err: ErrValueTruncated,
+			Detail: fmt.Sprintf("declares %d bytes, %d left", length, len(b)-i)}
+	}
+	return TLV{Tag: tag, Value: b[i : i+length : i+length]}, start, i + length, nil
 }
 
 // readTag reads one tag at the start of b: the tag, the bytes it took.

@@ -569,6 +569,9 @@ func missing0800(m *iso.Message, decodeErr error) int {
 }
 
 func fieldOf(err error) int {
+	if err == nil {
+		return 0
+	}
 	var fe *iso.FieldError
 	if errors.As(err, &fe) {
 		return fe.Field

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +23,19 @@ type Metrics struct {
 	refusedConn *prometheus.CounterVec
 	panics      *prometheus.CounterVec
 	withholds   prometheus.Counter
+
+	// children caches the requests and latency children by label values,
+	// so that a request does not hash its labels into the vectors: copied
+	// on write (new label values are rare: institutions are configured).
+	children   atomic.Pointer[map[requestLabels]requestChildren]
+	childrenMu sync.Mutex
+}
+
+type requestLabels struct{ institution, service, code string }
+
+type requestChildren struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
 }
 
 // NewMetrics registers the gateway's metrics with reg.
@@ -84,9 +99,44 @@ func (m *Metrics) request(institution string, req, resp *iso.Message, took time.
 	if m == nil {
 		return
 	}
-	svc := serviceLabel(req)
-	m.requests.WithLabelValues(institution, svc, resp.ResponseCode).Inc()
-	m.latency.WithLabelValues(institution, svc).Observe(took.Seconds())
+	c := m.childrenOf(requestLabels{institution, serviceLabel(req), resp.ResponseCode})
+	c.requests.Inc()
+	c.latency.Observe(took.Seconds())
+}
+
+// childrenOf returns the children of the requests and latency vectors for
+// the label values l.
+func (m *Metrics) childrenOf(l requestLabels) requestChildren {
+	if cm := m.children.Load(); cm != nil {
+		if c, ok := (*cm)[l]; ok {
+			return c
+		}
+	}
+	m.childrenMu.Lock()
+	defer m.childrenMu.Unlock()
+	old := m.children.Load()
+	if old != nil {
+		if c, ok := (*old)[l]; ok {
+			return c
+		}
+	}
+	c := requestChildren{
+		requests: m.requests.WithLabelValues(l.institution, l.service, l.code),
+		latency:  m.latency.WithLabelValues(l.institution, l.service),
+	}
+	n := 1
+	if old != nil {
+		n += len(*old)
+	}
+	cm := make(map[requestLabels]requestChildren, n)
+	if old != nil {
+		for k, v := range *old {
+			cm[k] = v
+		}
+	}
+	cm[l] = c
+	m.children.Store(&cm)
+	return c
 }
 
 func (m *Metrics) opened() {

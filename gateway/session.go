@@ -73,7 +73,7 @@ type session struct {
 	// applies to open connections.
 	bound atomic.Pointer[string]
 
-	out      chan []byte   // packed responses for the write loop
+	out      chan *[]byte  // packed responses for the write loop (from outBufs, back to it once written)
 	sem      chan struct{} // in-flight slots
 	inflight sync.WaitGroup
 
@@ -103,7 +103,7 @@ func newSession(env *sessionEnv, log *zap.Logger, c net.Conn, addr netip.Addr, i
 		log:    log.With(zap.Uint64("conn", id), zap.String("remote", c.RemoteAddr().String())),
 		ctx:    ctx,
 		cancel: cancel,
-		out:    make(chan []byte, env.opts.MaxInFlight+4),
+		out:    make(chan *[]byte, env.opts.MaxInFlight+4),
 		sem:    make(chan struct{}, env.opts.MaxInFlight),
 	}
 }
@@ -275,18 +275,22 @@ func (ss *session) readLoop() {
 			return
 		}
 		// Wait for a frame's first byte up to the idle timeout, then give
-		// the whole frame FrameTimeout: a trickling peer is cut off.
-		ss.conn.SetReadDeadline(time.Now().Add(opts.IdleTimeout))
-		if ss.draining.Load() { // drain may have set its deadline before ours
-			return
-		}
+		// the whole frame FrameTimeout: a trickling peer is cut off. The
+		// deadlines bound reads from the connection: bytes already
+		// buffered (pipelined frames) need none.
 		if br.Buffered() == 0 {
+			ss.conn.SetReadDeadline(time.Now().Add(opts.IdleTimeout))
+			if ss.draining.Load() { // drain may have set its deadline before ours
+				return
+			}
 			if _, err := br.Peek(1); err != nil {
 				ss.readFailed(err, reasonIdle)
 				return
 			}
 		}
-		ss.conn.SetReadDeadline(time.Now().Add(opts.FrameTimeout))
+		if !frameBuffered(br) {
+			ss.conn.SetReadDeadline(time.Now().Add(opts.FrameTimeout))
+		}
 		frame, err := iso.ReadFrame(br, nil)
 		if err != nil {
 			if errors.Is(err, iso.ErrEmptyFrame) {
@@ -336,6 +340,19 @@ func (ss *session) readLoop() {
 			ss.send(req, resp)
 		}
 	}
+}
+
+// frameBuffered reports whether a whole frame (header and message) is in
+// br's buffer: reading it makes no read from the connection.
+func frameBuffered(br *bufio.Reader) bool {
+	if br.Buffered() < 2 {
+		return false
+	}
+	hdr, err := br.Peek(2)
+	if err != nil {
+		return false
+	}
+	return br.Buffered() >= 2+(int(hdr[0])<<8|int(hdr[1]))
 }
 
 // rebind records the binding the handler returned.
@@ -414,14 +431,15 @@ func (ss *session) send(req *Request, resp Response) {
 		ss.log.Debug("no answer", zap.String("mti", m.MTI), zap.String("stan", m.STAN), zap.String("decision", resp.Decision))
 		return
 	}
-	var b []byte
+	bp := outBufs.Get().(*[]byte)
 	var err error
 	if resp.MACKey != nil {
-		b, err = iso.EncodeMAC(resp.Msg, resp.MACKey)
+		*bp, err = iso.AppendEncodeMAC((*bp)[:0], resp.Msg, resp.MACKey)
 	} else {
-		b, err = iso.Encode(resp.Msg)
+		*bp, err = iso.AppendEncode((*bp)[:0], resp.Msg)
 	}
 	if err != nil {
+		outBufs.Put(bp)
 		// A response we cannot pack is our bug, not the partner's: log it
 		// (without card data) and send nothing rather than garbage.
 		ss.log.Error("cannot pack response", zap.String("mti", resp.Msg.MTI), zap.String("stan", resp.Msg.STAN), zap.Error(err))
@@ -439,8 +457,15 @@ func (ss *session) send(req *Request, resp Response) {
 			zap.String("pan", card.MaskPAN(m.PAN)), zap.String("rc", resp.Msg.ResponseCode),
 			zap.String("decision", resp.Decision), zap.Duration("took", took))
 	}
-	ss.out <- b
+	ss.out <- bp
 }
+
+// outBufs holds the buffers responses are packed into: the write loop
+// gives each back once written.
+var outBufs = sync.Pool{New: func() any {
+	b := make([]byte, 0, 2048)
+	return &b
+}}
 
 // metricInstitution keeps the institution label to configured partners, so
 // that a peer cannot grow the metrics without bound.
@@ -460,20 +485,30 @@ func (ss *session) writeLoop() {
 		if v := recover(); v != nil {
 			ss.recovered("write", v)
 			ss.abort(reasonPanic, nil)
-			for range ss.out { // keep draining so that handlers never block
+			for bp := range ss.out { // keep draining so that handlers never block
+				outBufs.Put(bp)
 			}
 		}
 	}()
 	opts := ss.env.opts
 	bw := bufio.NewWriterSize(ss.conn, 8192)
-	for b := range ss.out {
+	for bp := range ss.out {
 		if failed {
+			outBufs.Put(bp)
 			continue // keep draining so that handlers never block
 		}
-		ss.conn.SetWriteDeadline(time.Now().Add(opts.WriteTimeout))
-		err := iso.WriteFrame(bw, b)
+		// Every write to the connection gets WriteTimeout: a frame that
+		// goes to the buffer only needs none.
+		if bw.Available() < 2+len(*bp) {
+			ss.conn.SetWriteDeadline(time.Now().Add(opts.WriteTimeout))
+		}
+		err := iso.WriteFrame(bw, *bp)
+		outBufs.Put(bp)
 		if err == nil && len(ss.out) == 0 {
-			err = bw.Flush() // flush when nothing else is queued: batches under load
+			// Flush when nothing else is queued: under load, the answers
+			// ready together go out in one write.
+			ss.conn.SetWriteDeadline(time.Now().Add(opts.WriteTimeout))
+			err = bw.Flush()
 		}
 		if err != nil {
 			failed = true

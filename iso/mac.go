@@ -1,7 +1,6 @@
 package iso
 
 import (
-	"crypto/des"
 	"crypto/subtle"
 	"errors"
 )
@@ -21,35 +20,10 @@ var (
 // left half and a zero IV, then the last block decrypted with the right half
 // and encrypted again with the left. key is the 16-byte double-length key.
 func MAC(key, data []byte) ([8]byte, error) {
-	var mac [8]byte
 	if len(key) != 16 {
-		return mac, ErrMACKey
+		return [8]byte{}, ErrMACKey
 	}
-	k1, err := des.NewCipher(key[:8])
-	if err != nil {
-		return mac, ErrMACKey
-	}
-	k2, err := des.NewCipher(key[8:])
-	if err != nil {
-		return mac, ErrMACKey
-	}
-	empty := len(data) == 0
-	for len(data) >= 8 {
-		for i := range mac {
-			mac[i] ^= data[i]
-		}
-		k1.Encrypt(mac[:], mac[:])
-		data = data[8:]
-	}
-	if len(data) > 0 || empty {
-		for i, c := range data {
-			mac[i] ^= c
-		}
-		k1.Encrypt(mac[:], mac[:])
-	}
-	k2.Decrypt(mac[:], mac[:])
-	k1.Encrypt(mac[:], mac[:])
-	return mac, nil
+	return x919(macKeyOf(key), data), nil
 }
 
 // macOffset returns where DE64's 16 hex digits start in the packed message
@@ -148,20 +122,34 @@ func VerifyMAC(b, key []byte) error {
 // EncodeMAC packs m signed with key: m with an 8-byte DE64 placeholder is
 // encoded, then SignMAC writes the MAC. m itself is not changed.
 func EncodeMAC(m *Message, key []byte) ([]byte, error) {
-	if m == nil {
-		return nil, errNilMessage
-	}
-	if len(key) != 16 {
-		return nil, ErrMACKey
-	}
-	signed := *m
-	signed.MAC = make([]byte, 8)
-	b, err := Encode(&signed)
+	b, err := AppendEncodeMAC(nil, m, key)
 	if err != nil {
 		return nil, err
 	}
-	if err := SignMAC(b, key); err != nil {
-		return nil, err
-	}
 	return b, nil
+}
+
+// macPlaceholder is the DE64 EncodeMAC packs before signing (read only).
+var macPlaceholder [8]byte
+
+// AppendEncodeMAC is EncodeMAC appending to dst (which may be reused
+// between messages to avoid allocation). On error dst is returned
+// unchanged.
+func AppendEncodeMAC(dst []byte, m *Message, key []byte) ([]byte, error) {
+	if m == nil {
+		return dst, errNilMessage
+	}
+	if len(key) != 16 {
+		return dst, ErrMACKey
+	}
+	signed := *m
+	signed.MAC = macPlaceholder[:]
+	out, err := AppendEncode(dst, &signed)
+	if err != nil {
+		return dst, err
+	}
+	if err := SignMAC(out[len(dst):], key); err != nil {
+		return dst, err
+	}
+	return out, nil
 }

@@ -79,6 +79,21 @@ func TestMACMatchesReference(t *testing.T) {
 			t.Fatalf("%d bytes: %X, want %X", n, got, want)
 		}
 	}
+	// Long data (an approved 0210 is some 1400 bytes), under keys seen
+	// before (their schedule is cached) and new ones.
+	keys := [][]byte{bytes.Clone(key), mustHex(t, "0123456789ABCDEFFEDCBA9876543210"), bytes.Clone(key)}
+	for _, n := range []int{64, 333, 1399, 4096} {
+		data := make([]byte, n)
+		for i := range data {
+			data[i] = byte(r.IntN(256))
+		}
+		for _, k := range keys {
+			got, _ := iso.MAC(k, data)
+			if want := referenceMAC(t, k, data); got != want {
+				t.Fatalf("%d bytes: %X, want %X", n, got, want)
+			}
+		}
+	}
 	// Padding method 1: trailing zero bytes up to the block do not change it.
 	a, _ := iso.MAC(key, []byte("12345"))
 	b, _ := iso.MAC(key, []byte("12345\x00\x00\x00"))
