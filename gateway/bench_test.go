@@ -25,6 +25,7 @@ import (
 	"github.com/bli/atmgw/internal/config"
 	"github.com/bli/atmgw/iso"
 	"github.com/bli/atmgw/ledger"
+	"github.com/bli/atmgw/ledger/demo"
 )
 
 // The benchmarks below measure the gateway's own work per inquiry (an
@@ -118,7 +119,7 @@ func benchOptions(b *testing.B, cs ledger.CardState) gateway.Options {
 	if err != nil {
 		b.Fatal(err)
 	}
-	demo, err := ledger.Demo(h)
+	mem, err := demo.Open(h)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -127,7 +128,7 @@ func benchOptions(b *testing.B, cs ledger.CardState) gateway.Options {
 	return gateway.Options{
 		Partners:  app.Partners(cfg),
 		Profiles:  book,
-		Store:     demo,
+		Store:     mem,
 		Hasher:    h,
 		CardState: cs,
 		Logger:    log,
