@@ -47,14 +47,14 @@ func TestMigrateComputesStatements(t *testing.T) {
 	// Back to schema 3 (what 0004 changed), the ledger rows kept.
 	if _, err := st.Pool().Exec(ctx, `ALTER TABLE persons DROP COLUMN pension, DROP COLUMN insurance;
 		CREATE TABLE person_totals (national_id text PRIMARY KEY);
-		DELETE FROM schema_migrations WHERE version = 4`); err != nil {
+		DELETE FROM schema_migrations WHERE version >= 4`); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.Check(ctx); err == nil || !strings.Contains(err.Error(), "run atmgw migrate") {
 		t.Fatalf("Check at schema 3: %v", err)
 	}
 	n, err := postgres.Migrate(ctx, st.Pool())
-	if err != nil || n != 1 {
+	if err != nil || n != postgres.SchemaVersion()-3 {
 		t.Fatalf("migrate: %d, %v", n, err)
 	}
 	if err := st.Check(ctx); err != nil {
