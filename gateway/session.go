@@ -77,6 +77,15 @@ type session struct {
 	sem      chan struct{} // in-flight slots
 	inflight sync.WaitGroup
 
+	// The goroutines that handle 0200s stay for the next one (at most
+	// maxIdleWorkers of them idle), so that a goroutine's stack, grown
+	// through the database driver once, is not grown again for every
+	// inquiry (it was 8% of the gateway's CPU).
+	jobs        chan inquiryJob // to an idle worker
+	stopWorkers chan struct{}   // closed once nothing is in flight: idle workers leave
+	idle        atomic.Int32
+	workers     sync.WaitGroup
+
 	signOnMu    sync.Mutex
 	signOnTimer *time.Timer // closes the connection if still unbound
 
@@ -105,6 +114,9 @@ func newSession(env *sessionEnv, log *zap.Logger, c net.Conn, addr netip.Addr, i
 		cancel: cancel,
 		out:    make(chan *[]byte, env.opts.MaxInFlight+4),
 		sem:    make(chan struct{}, env.opts.MaxInFlight),
+
+		jobs:        make(chan inquiryJob),
+		stopWorkers: make(chan struct{}),
 	}
 }
 
@@ -212,6 +224,8 @@ func (ss *session) run() {
 
 	// Answer what is in flight, then let the writer flush and close.
 	ss.inflight.Wait()
+	close(ss.stopWorkers)
+	ss.workers.Wait()
 	close(ss.out)
 	<-writerDone
 }
@@ -330,7 +344,13 @@ func (ss *session) readLoop() {
 				return
 			}
 			ss.inflight.Add(1)
-			go ss.inquiry(req, ss.partner())
+			j := inquiryJob{req, ss.partner()}
+			select {
+			case ss.jobs <- j: // an idle worker takes it
+			default:
+				ss.workers.Add(1)
+				go ss.worker(j)
+			}
 		default:
 			resp, ok := h.WrongMTI(req, ss.partner())
 			if !ok {
@@ -363,6 +383,38 @@ func (ss *session) rebind(p *Partner) {
 	}
 	inst := p.Institution
 	ss.bound.Store(&inst)
+}
+
+// maxIdleWorkers is how many 0200 goroutines of a connection may wait idle
+// for the next request.
+const maxIdleWorkers = 8
+
+// inquiryJob is one 0200 for a worker: the request and the partner the
+// connection was bound to when it was read.
+type inquiryJob struct {
+	req *Request
+	p   *Partner
+}
+
+// worker handles j, then waits for the next 0200 of the connection while
+// fewer than maxIdleWorkers wait, until nothing is in flight any more and
+// the connection closes.
+func (ss *session) worker(j inquiryJob) {
+	defer ss.workers.Done()
+	for {
+		ss.inquiry(j.req, j.p)
+		if ss.idle.Add(1) > maxIdleWorkers {
+			ss.idle.Add(-1)
+			return
+		}
+		select {
+		case j = <-ss.jobs:
+			ss.idle.Add(-1)
+		case <-ss.stopWorkers:
+			ss.idle.Add(-1)
+			return
+		}
+	}
 }
 
 // inquiry handles one 0200. A panic is answered 91 (audited) where it
