@@ -36,6 +36,10 @@ type Options struct {
 	// the background, so that no inquiry waits for a connect. For serving
 	// (not migrate or load: it needs a loaded ledger). Not with Lazy.
 	Warm bool
+	// Readers is how many goroutines send the inquiries, each a batch of
+	// those waiting at once in one round trip (default: half of MaxConns,
+	// between 1 and 4). See reader.go.
+	Readers int
 }
 
 // ErrUnreachable is wrapped in the error of Open when the database did not
@@ -48,6 +52,7 @@ var ErrUnreachable = errors.New("database unreachable")
 // ledger.Store and cluster.Pooled, and is safe for concurrent use.
 type Store struct {
 	pool    *Pool
+	readers *readers    // the inquiries, in batches
 	prepare atomic.Bool // warm: every new connection prepares the inquiries (Open's pools)
 	closed  atomic.Bool
 }
@@ -83,7 +88,12 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 		return nil, errors.New("database URL is not valid: " + scrub(cause(err), url, cfg.ConnConfig.Password))
 	}
 	s.pool = pool
+	readers := opts.Readers
+	if readers <= 0 {
+		readers = defaultReaders(pool.Config().MaxConns)
+	}
 	if opts.Lazy {
+		s.readers = startReaders(pool, readers)
 		return s, nil
 	}
 	if err := pool.Ping(ctx); err != nil {
@@ -96,6 +106,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 			return nil, err
 		}
 	}
+	s.readers = startReaders(pool, readers)
 	return s, nil
 }
 
@@ -189,7 +200,9 @@ func (e *warmError) Error() string { return e.msg }
 func (e *warmError) Unwrap() error { return e.err }
 
 // NewStore makes a Store of a pool the caller made (Close closes it).
-func NewStore(pool *Pool) *Store { return &Store{pool: pool} }
+func NewStore(pool *Pool) *Store {
+	return &Store{pool: pool, readers: startReaders(pool, defaultReaders(pool.Config().MaxConns))}
+}
 
 // Pool is the connection pool (for Migrate and Load).
 func (s *Store) Pool() *Pool { return s.pool }
@@ -232,7 +245,10 @@ func (s *Store) Ping(ctx context.Context) error {
 // connections in use to be released; the Store fails with ErrPoolClosed
 // from now on.
 func (s *Store) Close() {
-	s.closed.Store(true)
+	if s.closed.Swap(true) {
+		return
+	}
+	s.readers.stop()
 	s.pool.Close()
 }
 
@@ -266,7 +282,7 @@ func (s *Store) Inquire(ctx context.Context, q ledger.Query) (ledger.Answer, err
 	if s.closed.Load() {
 		return ledger.Answer{}, ErrPoolClosed
 	}
-	return inquire(ctx, s.pool, sql, q)
+	return s.readers.inquire(ctx, sql, q)
 }
 
 // queryRower is a pool or a connection.
@@ -281,6 +297,11 @@ var errUnstated = errors.New("ledger: the person's statement is not computed yet
 
 // inquire runs an inquiry statement on db and reads its answer.
 func inquire(ctx context.Context, db queryRower, sql string, q ledger.Query) (ledger.Answer, error) {
+	return scanAnswer(db.QueryRow(ctx, sql, q.Institution, q.PANHash), q)
+}
+
+// scanAnswer reads the answer of an inquiry statement from its row.
+func scanAnswer(row pgx.Row, q ledger.Query) (ledger.Answer, error) {
 	var (
 		c         = new(card.Consent)
 		found     bool
@@ -289,7 +310,7 @@ func inquire(ctx context.Context, db queryRower, sql string, q ledger.Query) (le
 		asOf      pgtype.Date
 		statement []byte
 	)
-	err := db.QueryRow(ctx, sql, q.Institution, q.PANHash).Scan(
+	err := row.Scan(
 		&c.NationalID, &c.Name, &c.BirthDate, &c.Pension, &c.Insurance, &c.SignedDate, &c.Revoked,
 		&found, &pName, &pBirth, &asOf, &statement)
 	if errors.Is(err, pgx.ErrNoRows) {
