@@ -127,10 +127,15 @@ func restateNext(ctx context.Context, tx pgx.Tx, last string) ([]statementRow, e
 	}
 
 	// Insurance: every event of the batch's persons, oldest first.
+	// Each person's events through the index (a join the planner may
+	// choose would scan the whole table for every batch: 4.6 s a batch at
+	// 1,000,000 persons).
 	rows, err = tx.Query(ctx, `SELECT a.national_id, e.event_date, e.entry_id, e.kind, e.unit_name, e.insured_salary
-		FROM unnest($1::text[]) a(national_id)
-		LEFT JOIN insurance_events e ON e.national_id = a.national_id
-		ORDER BY a.national_id, e.event_date, e.entry_id`, pgx.QueryExecModeExec, ids(out))
+		FROM unnest($1::text[]) WITH ORDINALITY a(national_id, o)
+		LEFT JOIN LATERAL (SELECT e.event_date, e.entry_id, e.kind, e.unit_name, e.insured_salary
+			FROM insurance_events e WHERE e.national_id = a.national_id
+			ORDER BY e.event_date DESC, e.entry_id DESC) e ON true
+		ORDER BY a.o, e.event_date, e.entry_id`, pgx.QueryExecModeExec, ids(out))
 	if err != nil {
 		return nil, err
 	}
