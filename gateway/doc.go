@@ -2,7 +2,8 @@
 // connections, one session per connection with a read loop and a write loop,
 // sign-on that binds a connection to an institution, echo and sign-off, the
 // idle timeout, and the inquiry handler that takes every 0200 through the
-// decisions of the partner interface (section 4) in their order.
+// decisions of the partner interface in their order (docs/interface.md,
+// section 5).
 //
 // The shape follows net/http: a Server with Serve(listener), Shutdown(ctx)
 // and Close(); handlers are plain methods of a decoded request and the

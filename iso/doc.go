@@ -1,5 +1,5 @@
 // Package iso is the wire format of partner interface v1 (see
-// shared/spec/partner-interface.md, section 3): ISO 8583:1987 in ASCII with
+// docs/interface.md, section 3): ISO 8583:1987 in ASCII with
 // Big5 text fields, carried in frames with a 2-byte big-endian length.
 //
 // It holds
