@@ -466,7 +466,12 @@ func (s *CardState) answerErr(b *batch, err error) {
 // send runs the batch's statement, retrying what is safe to retry within
 // the deadline.
 func (s *CardState) send(b *batch) error {
-	ctx, cancel := context.WithTimeout(s.base, s.opts.Timeout)
+	// The server gives up first (statement_timeout is Timeout, set on the
+	// connection): a batch the gateway reports failed has then been rolled
+	// back. Were the client to give up first, the server could still
+	// commit it once a lock it waited for is released, and a request
+	// answered 91 would have taken effect (its retransmission then a 94).
+	ctx, cancel := context.WithTimeout(s.base, s.opts.Timeout+s.opts.Timeout/2)
 	defer cancel()
 	o := s.opts.CardStateOptions
 	var err error
