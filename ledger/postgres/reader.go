@@ -2,12 +2,14 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/bli/atmgw/card"
 	"github.com/bli/atmgw/ledger"
 )
 
@@ -121,9 +123,26 @@ func (r *readers) loop() {
 				break fill
 			}
 		}
-		r.run(batch)
+		r.runSafe(batch)
 		clear(batch)
 	}
+}
+
+// runSafe runs a batch; a panic fails the inquiries not yet answered (the
+// reader goes on with the next batch).
+func (r *readers) runSafe(batch []*readReq) {
+	defer func() {
+		if v := recover(); v != nil {
+			err := fmt.Errorf("ledger: panic reading a batch of inquiries: %s", card.Scrub(fmt.Sprint(v)))
+			for _, req := range batch {
+				select {
+				case req.done <- readResult{err: err}:
+				default: // answered already
+				}
+			}
+		}
+	}()
+	r.run(batch)
 }
 
 // run sends a batch and hands out its answers. The batch has the latest
