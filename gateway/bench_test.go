@@ -19,13 +19,9 @@ import (
 
 	"github.com/bli/atmgw/audit"
 	"github.com/bli/atmgw/card"
-	"github.com/bli/atmgw/configs"
 	"github.com/bli/atmgw/gateway"
-	"github.com/bli/atmgw/internal/app"
-	"github.com/bli/atmgw/internal/config"
 	"github.com/bli/atmgw/iso"
 	"github.com/bli/atmgw/ledger"
-	"github.com/bli/atmgw/ledger/demo"
 )
 
 // The benchmarks below measure the gateway's own work per inquiry (an
@@ -104,37 +100,12 @@ func openSpoolAuditor(b *testing.B) gateway.Auditor {
 // ledger, with metrics and an info-level JSON logger to io.Discard (as in
 // production: debug off).
 func benchOptions(b *testing.B, cs ledger.CardState) gateway.Options {
-	cfg := &config.Config{}
-	if err := config.Parse(configs.Example, cfg); err != nil {
-		b.Fatal(err)
-	}
-	if err := cfg.Validate(); err != nil {
-		b.Fatal(err)
-	}
-	h, err := app.Hasher(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	book, err := app.Profiles(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	mem, err := demo.Open(h)
-	if err != nil {
-		b.Fatal(err)
-	}
-	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()),
+	opts, _ := exampleOptions(b)
+	opts.CardState = cs
+	opts.Logger = zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()),
 		zapcore.AddSync(io.Discard), zap.InfoLevel))
-	return gateway.Options{
-		Partners:  app.Partners(cfg),
-		Profiles:  book,
-		Store:     mem,
-		Hasher:    h,
-		CardState: cs,
-		Logger:    log,
-		Metrics:   gateway.NewMetrics(prometheus.NewRegistry()),
-		Now:       func() time.Time { return fixedNow },
-	}
+	opts.Metrics = gateway.NewMetrics(prometheus.NewRegistry())
+	return opts
 }
 
 // benchCycle is how many different requests the benchmarks send: the

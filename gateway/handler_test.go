@@ -55,7 +55,9 @@ func (s *switchStore) Inquire(ctx context.Context, q ledger.Query) (ledger.Answe
 	return s.Store.Inquire(ctx, q)
 }
 
-func newRig(t testing.TB, mutate ...func(*gateway.Options)) *rig {
+// exampleOptions are the options of the example configuration on the demo
+// ledger (its Store), card state in memory and the tests' fixed clock.
+func exampleOptions(t testing.TB) (gateway.Options, *demo.Memory) {
 	t.Helper()
 	cfg := &config.Config{}
 	if err := config.Parse(configs.Example, cfg); err != nil {
@@ -76,15 +78,21 @@ func newRig(t testing.TB, mutate ...func(*gateway.Options)) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := &switchStore{Store: mem}
-	opts := gateway.Options{
+	return gateway.Options{
 		Partners:  app.Partners(cfg),
 		Profiles:  book,
-		Store:     st,
+		Store:     mem,
 		Hasher:    h,
 		CardState: ledger.NewMemoryCardState(ledger.CardStateOptions{}),
 		Now:       func() time.Time { return fixedNow },
-	}
+	}, mem
+}
+
+func newRig(t testing.TB, mutate ...func(*gateway.Options)) *rig {
+	t.Helper()
+	opts, mem := exampleOptions(t)
+	st := &switchStore{Store: mem}
+	opts.Store = st
 	for _, m := range mutate {
 		m(&opts)
 	}
