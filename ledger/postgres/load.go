@@ -147,8 +147,7 @@ func (l *loader) run(ctx context.Context) error {
 		return err
 	}
 	// The persons with no statement yet (new ones) are affected too.
-	if _, err := tx.Exec(ctx, `INSERT INTO affected SELECT national_id FROM persons
-		WHERE pension IS NULL OR insurance IS NULL ON CONFLICT DO NOTHING`); err != nil {
+	if err := affectUnstated(ctx, tx); err != nil {
 		return fmt.Errorf("load: %w", err)
 	}
 	if err := restate(ctx, tx); err != nil {

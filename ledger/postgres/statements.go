@@ -13,17 +13,26 @@ import (
 // restateBatch is how many persons' statements are computed per round trip.
 const restateBatch = 5000
 
+// unstatedSQL is the condition of a person whose ready-made statements are
+// not computed yet (migration 0004's partial index persons_unstated).
+const unstatedSQL = "pension IS NULL OR insurance IS NULL"
+
 // restateUnstated computes the ready-made statements of every person who
 // has none yet (after the migration that added them), in tx.
 func restateUnstated(ctx context.Context, tx pgx.Tx) error {
 	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS affected (national_id text PRIMARY KEY) ON COMMIT DROP`); err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO affected SELECT national_id FROM persons
-		WHERE pension IS NULL OR insurance IS NULL ON CONFLICT DO NOTHING`); err != nil {
+	if err := affectUnstated(ctx, tx); err != nil {
 		return err
 	}
 	return restate(ctx, tx)
+}
+
+// affectUnstated adds the persons with no statement yet to affected.
+func affectUnstated(ctx context.Context, tx pgx.Tx) error {
+	_, err := tx.Exec(ctx, "INSERT INTO affected SELECT national_id FROM persons WHERE "+unstatedSQL+" ON CONFLICT DO NOTHING")
+	return err
 }
 
 // restate computes the ready-made statements (ledger.AppendPension and

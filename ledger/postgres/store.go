@@ -224,7 +224,7 @@ func (s *Store) Check(ctx context.Context) error {
 		return errors.New("the database holds no ledger yet: run atmgw load")
 	}
 	var unstated bool
-	if err := s.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM persons WHERE pension IS NULL OR insurance IS NULL)").Scan(&unstated); err != nil {
+	if err := s.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM persons WHERE "+unstatedSQL+")").Scan(&unstated); err != nil {
 		return err
 	}
 	if unstated {
