@@ -370,19 +370,12 @@ func freePort(t testing.TB) int {
 // lock, change a setting), closed when the test ends.
 func Connect(t testing.TB, url string) *pgx.Conn {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
-	defer cancel()
-	c, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatalf("pgtest: connect: %v", err)
-	}
+	c := connect(t, url)
 	t.Cleanup(func() { c.Close(context.Background()) })
 	return c
 }
 
-// Exec runs sql on a connection of its own to the database at url,
-// failing the test on an error.
-func Exec(t testing.TB, url, sql string, args ...any) {
+func connect(t testing.TB, url string) *pgx.Conn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
 	defer cancel()
@@ -390,7 +383,17 @@ func Exec(t testing.TB, url, sql string, args ...any) {
 	if err != nil {
 		t.Fatalf("pgtest: connect: %v", err)
 	}
+	return c
+}
+
+// Exec runs sql on a connection of its own to the database at url,
+// failing the test on an error.
+func Exec(t testing.TB, url, sql string, args ...any) {
+	t.Helper()
+	c := connect(t, url)
 	defer c.Close(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	defer cancel()
 	if _, err := c.Exec(ctx, sql, args...); err != nil {
 		t.Fatalf("pgtest: %s: %v", sql, err)
 	}
