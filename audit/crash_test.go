@@ -17,8 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
+	"github.com/bli/atmgw/internal/testledger"
 	"github.com/bli/atmgw/ledger/pgtest"
 )
 
@@ -176,11 +175,7 @@ func checkRecovered(t *testing.T, dbURL, dir string, ids []string) {
 	if files, _ := filepath.Glob(filepath.Join(dir, spoolGlob)); len(files) != 0 {
 		t.Errorf("spool files left after the replay: %v", files)
 	}
-	c, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(ctx)
+	c := pgtest.Connect(t, dbURL)
 	rows, err := c.Query(ctx, "SELECT id, count(*) FROM audit_log WHERE id = ANY($1) GROUP BY id", ids)
 	if err != nil {
 		t.Fatal(err)
@@ -230,7 +225,7 @@ func TestCrashSafety(t *testing.T) {
 	}
 	const rounds = 3
 	t.Run("database", func(t *testing.T) {
-		dbURL := auditDB(t)
+		dbURL := testledger.Database(t)
 		dir := t.TempDir()
 		for round := range rounds {
 			c := startChild(t, dbURL, dir, fmt.Sprintf("db%d", round))
@@ -242,7 +237,7 @@ func TestCrashSafety(t *testing.T) {
 	t.Run("database stopped", func(t *testing.T) {
 		srv := pgtest.StartServer(t)
 		dbURL := srv.URL()
-		migrateAt(t, dbURL)
+		testledger.Migrate(t, dbURL)
 		dir := t.TempDir()
 		for round := range rounds {
 			c := startChild(t, dbURL, dir, fmt.Sprintf("stop%d", round))

@@ -26,6 +26,20 @@ var errSpoolClosed = errors.New("audit: spool closed")
 // spool is the append-only file of one process. Appends may come from many
 // goroutines (concurrent appends share one fsync); reading and consuming
 // (the replay) from one.
+//
+// A spool file holds one record a line ("<crc32c> <json>"), fsync'd per
+// append. A torn or corrupt line (a crash in the middle of a write) fails
+// its checksum and is dropped when the file is read; the lines around it
+// are kept. After a failed fsync the spool takes nothing more (the kernel
+// may have dropped the pages; a later fsync could not tell).
+//
+// Each process spools to its own file, audit-<prefix>.spool, which it
+// holds locked (flock) while it runs. At Open, the files of processes that
+// are gone (unlocked) are adopted: their intact lines are copied into the
+// new file, which is fsync'd before the old file is removed. So a spool
+// left by a crash, or by a stop while the database was down, is replayed
+// by the next start, and two gateways sharing a directory never write to
+// one file.
 type spool struct {
 	dir, path string
 	f         *os.File // O_APPEND, flock'd until closed

@@ -13,10 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
+	"github.com/bli/atmgw/internal/leaktest"
+	"github.com/bli/atmgw/internal/testsync"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leaktest.Main(m) }
 
 // hash is a well-formed PAN hash (64 hex digits).
 const hash = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -214,7 +215,7 @@ func TestQueueFull(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		outs = append(outs, writeAsync(context.Background(), w, rec(fmt.Sprintf("early-%d", i), "00")))
 	}
-	waitFor(t, "3 records queued", func() bool { return w.Stats().Queued == 3 })
+	testsync.WaitFor(t, "3 records queued", func() bool { return w.Stats().Queued == 3 })
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	err = w.Write(ctx, rec("withdrawn", "00")) // queued, then its ctx ends
 	cancel()
@@ -300,17 +301,5 @@ func TestOpenFailsOnAnUnusableDirectory(t *testing.T) {
 	}
 	if _, err := Open(context.Background(), Options{SpoolDir: t.TempDir(), DatabaseURL: "postgres://u:secret@[::1"}); err == nil || strings.Contains(err.Error(), "secret") {
 		t.Fatalf("bad URL: %v", err)
-	}
-}
-
-// waitFor polls cond until it holds; the deadline only guards against a hang.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

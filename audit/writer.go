@@ -63,6 +63,40 @@ type Options struct {
 var ErrClosed = errors.New("audit: the audit trail is closed")
 
 // Writer is the audit trail: Write from any goroutine, Close once at the end.
+//
+// The trail is write-ahead: Write returns only once its record is durable
+// — committed in PostgreSQL, or appended to the spool and fsync'd — and the
+// gateway sends the answer only then, so a crash (kill -9, power loss)
+// loses no record of an answer that left. Write puts the record in a
+// bounded queue (Options.Buffer) and waits for its batch. Two batch
+// writers (two batches in flight, each on a connection of its own, opened
+// at Open and kept warm) take what is queued, up to BatchSize, without
+// waiting for more (group commit): one multi-row INSERT ... ON CONFLICT
+// (id) DO NOTHING, one commit, for all the records that arrived while the
+// previous batch was committing. An answer waits about one commit longer;
+// throughput is that of batches (BenchmarkWrite). A connection that died
+// idle (a database restart) is replaced once before the database counts as
+// down. Every record carries a unique id (a random per-process prefix and
+// a sequence), so writing a record twice stores it once: replays are
+// idempotent.
+//
+// When the database is down, fails a batch or takes longer than Timeout,
+// or there is none, the batch goes to the spool instead (see spool). A
+// batch that failed or timed out may have been committed all the same
+// (the answer lost on the way): it is spooled anyway and replayed under
+// the same ids, and ON CONFLICT keeps one row. When neither the database
+// nor the spool takes a record, Write returns an error (counted in
+// atmgw_audit_write_errors_total) and the caller must not disclose the
+// answer. The writer probes a database found down every ProbeInterval;
+// once it answers, the spool is replayed oldest first, in batches, while
+// new records keep going to the database, and the file is truncated when
+// the replay has caught up.
+//
+// Without a database URL the spool is the trail itself (nothing is
+// replayed); a later start with a database replays it. Rows the database
+// refuses as invalid (never expected: fields are cleaned to valid UTF-8)
+// go to audit-rejected.log in the spool directory rather than blocking the
+// replay forever.
 type Writer struct {
 	opts    Options
 	log     *zap.Logger

@@ -16,44 +16,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bli/atmgw/internal/metrictest"
+	"github.com/bli/atmgw/internal/testledger"
+	"github.com/bli/atmgw/internal/testsync"
 	"github.com/bli/atmgw/ledger/pgtest"
-	"github.com/bli/atmgw/ledger/postgres"
 )
-
-// auditDB is a fresh migrated database of the test server.
-func auditDB(t testing.TB) string {
-	t.Helper()
-	u := pgtest.NewDatabase(t)
-	migrateAt(t, u)
-	return u
-}
-
-// migrateAt creates the schema (audit_log among it) in the database at u.
-func migrateAt(t testing.TB, u string) {
-	t.Helper()
-	ctx := context.Background()
-	st, err := postgres.Open(ctx, u, postgres.Options{MaxConns: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if _, err := postgres.Migrate(ctx, st.Pool()); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // stored is the audit_log table: id → response code.
 func stored(t *testing.T, dbURL string) map[string]string {
 	t.Helper()
 	ctx := context.Background()
-	c, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := pgtest.Connect(t, dbURL)
 	defer c.Close(ctx)
 	rows, err := c.Query(ctx, "SELECT id, response_code FROM audit_log")
 	if err != nil {
@@ -71,19 +46,6 @@ func stored(t *testing.T, dbURL string) map[string]string {
 		t.Fatal(err)
 	}
 	return out
-}
-
-func dbExec(t *testing.T, dbURL, sql string) {
-	t.Helper()
-	ctx := context.Background()
-	c, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(ctx)
-	if _, err := c.Exec(ctx, sql); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // proxy stands between the writer and PostgreSQL so that a test can cut
@@ -192,7 +154,7 @@ func write(t testing.TB, w *Writer, r Record) {
 // written before, during and after all end up in the table exactly once,
 // those of the outage through the spool, which is emptied afterwards.
 func TestDatabaseDownAndBack(t *testing.T) {
-	dbURL := auditDB(t)
+	dbURL := testledger.Database(t)
 	pu, _ := url.Parse(dbURL)
 	px := newProxy(t, pu.Host)
 	dir := t.TempDir()
@@ -228,7 +190,7 @@ func TestDatabaseDownAndBack(t *testing.T) {
 
 	px.up()
 	add(10, "00")
-	waitFor(t, "the spool replayed", func() bool { s := w.Stats(); return s.SpoolPending == 0 && s.Written == 30 })
+	testsync.WaitFor(t, "the spool replayed", func() bool { s := w.Stats(); return s.SpoolPending == 0 && s.Written == 30 })
 	if got := stored(t, dbURL); len(got) != 30 {
 		t.Errorf("table holds %d records, want 30", len(got))
 	}
@@ -268,7 +230,7 @@ func TestDatabaseDownAndBack(t *testing.T) {
 // Replaying a spool twice (a crash after the rows were written but before
 // the file was truncated) stores every record once.
 func TestReplayIsIdempotent(t *testing.T) {
-	dbURL := auditDB(t)
+	dbURL := testledger.Database(t)
 	dir := t.TempDir()
 	var b []byte
 	for i := 1; i <= 5; i++ {
@@ -280,7 +242,7 @@ func TestReplayIsIdempotent(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "the adopted spool replayed", func() bool { return w.Stats().SpoolPending == 0 })
+		testsync.WaitFor(t, "the adopted spool replayed", func() bool { return w.Stats().SpoolPending == 0 })
 		if err := w.Close(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -314,7 +276,7 @@ func writeAsync(ctx context.Context, w *Writer, r Record) <-chan error {
 // Close writes what is queued to the database before it returns, and
 // every queued Write then returns nil; a Write after Close fails.
 func TestCloseWritesTheQueue(t *testing.T) {
-	dbURL := auditDB(t)
+	dbURL := testledger.Database(t)
 	dir := t.TempDir()
 	// One batch in flight, so that the batches are 3, 3, 2: two writers
 	// could each take the last records one by one.
@@ -327,10 +289,10 @@ func TestCloseWritesTheQueue(t *testing.T) {
 		outs = append(outs, writeAsync(context.Background(), w, rec(fmt.Sprintf("q-%d", i), "00")))
 	}
 	// Nothing takes the queue yet.
-	waitFor(t, "8 records queued", func() bool { return w.Stats().Queued == 8 })
+	testsync.WaitFor(t, "8 records queued", func() bool { return w.Stats().Queued == 8 })
 	closed := make(chan error, 1)
 	go func() { closed <- w.Close(context.Background()) }()
-	waitFor(t, "Close begun", func() bool { w.mu.RLock(); defer w.mu.RUnlock(); return w.closed })
+	testsync.WaitFor(t, "Close begun", func() bool { w.mu.RLock(); defer w.mu.RUnlock(); return w.closed })
 	w.start()
 	if err := <-closed; err != nil {
 		t.Fatal(err)
@@ -361,7 +323,7 @@ func TestCloseWritesTheQueue(t *testing.T) {
 // file (read right after), Close keeps the file, and the next Open
 // replays it.
 func TestWriteWithTheDatabaseDownIsInTheSpool(t *testing.T) {
-	dbURL := auditDB(t)
+	dbURL := testledger.Database(t)
 	pu, _ := url.Parse(dbURL)
 	px := newProxy(t, pu.Host)
 	dir := t.TempDir()
@@ -393,7 +355,7 @@ func TestWriteWithTheDatabaseDownIsInTheSpool(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the replay at start", func() bool { return w2.Stats().SpoolPending == 0 })
+	testsync.WaitFor(t, "the replay at start", func() bool { return w2.Stats().SpoolPending == 0 })
 	w2.Close(context.Background())
 	if got := stored(t, dbURL); len(got) != 7 {
 		t.Errorf("table holds %d, want 7", len(got))
@@ -403,7 +365,7 @@ func TestWriteWithTheDatabaseDownIsInTheSpool(t *testing.T) {
 // A database down at Open does not stop Open: records are spooled, and a
 // probe finds the database once it is there.
 func TestOpenWithTheDatabaseDown(t *testing.T) {
-	dbURL := auditDB(t)
+	dbURL := testledger.Database(t)
 	pu, _ := url.Parse(dbURL)
 	px := newProxy(t, pu.Host)
 	px.down()
@@ -421,7 +383,7 @@ func TestOpenWithTheDatabaseDown(t *testing.T) {
 		t.Fatalf("%+v", st)
 	}
 	px.up()
-	waitFor(t, "the spool replayed", func() bool { return w.Stats().SpoolPending == 0 })
+	testsync.WaitFor(t, "the spool replayed", func() bool { return w.Stats().SpoolPending == 0 })
 	write(t, w, rec("late", "00"))
 	if got := stored(t, dbURL); len(got) != 2 {
 		t.Errorf("table: %v", got)
@@ -432,7 +394,7 @@ func TestOpenWithTheDatabaseDown(t *testing.T) {
 // it right after, for sequential and concurrent writers alike. The
 // connections are opened at Open (warm).
 func TestWriteIsCommittedOnReturn(t *testing.T) {
-	dbURL := auditDB(t)
+	dbURL := testledger.Database(t)
 	w, err := Open(context.Background(), Options{DatabaseURL: dbURL, SpoolDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -442,11 +404,7 @@ func TestWriteIsCommittedOnReturn(t *testing.T) {
 		t.Fatalf("Open left %d connections (want %d, warm): %+v", len(w.conns), w.opts.writers, st)
 	}
 	ctx := context.Background()
-	c, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(ctx)
+	c := pgtest.Connect(t, dbURL)
 	var mu sync.Mutex
 	there := func(id string) bool {
 		mu.Lock()
@@ -522,7 +480,7 @@ func TestGroupCommit(t *testing.T) {
 		return st, reg
 	}
 	t.Run("database", func(t *testing.T) {
-		dbURL := auditDB(t)
+		dbURL := testledger.Database(t)
 		st, reg := run(t, Options{DatabaseURL: dbURL, SpoolDir: t.TempDir()})
 		t.Logf("%d records in %d INSERTs", st.Written, st.Batches)
 		if st.Written != writers*each || st.Spooled != 0 {
@@ -558,7 +516,7 @@ func TestGroupCommit(t *testing.T) {
 // lost, the timeout passed) is spooled as well and replayed under the same
 // ids: the table holds each record once.
 func TestCommittedButTimedOut(t *testing.T) {
-	dbURL := auditDB(t)
+	dbURL := testledger.Database(t)
 	pu, _ := url.Parse(dbURL)
 	px := newProxy(t, pu.Host)
 	w, err := Open(context.Background(), Options{DatabaseURL: px.via(t, dbURL), SpoolDir: t.TempDir(),
@@ -577,16 +535,12 @@ func TestCommittedButTimedOut(t *testing.T) {
 	if st := w.Stats(); st.Spooled != 1 || st.FailedBatches != 1 || st.Written != uint64(2*w.opts.writers) {
 		t.Fatalf("%+v", st)
 	}
-	waitFor(t, "the statement committed without an answer", func() bool { return stored(t, dbURL)["lost-reply"] == "00" })
+	testsync.WaitFor(t, "the statement committed without an answer", func() bool { return stored(t, dbURL)["lost-reply"] == "00" })
 	px.muted.Store(false)
-	waitFor(t, "the spool replayed", func() bool { return w.Stats().SpoolPending == 0 })
+	testsync.WaitFor(t, "the spool replayed", func() bool { return w.Stats().SpoolPending == 0 })
 	var n int
 	ctx := context.Background()
-	c, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(ctx)
+	c := pgtest.Connect(t, dbURL)
 	if err := c.QueryRow(ctx, "SELECT count(*) FROM audit_log WHERE id = 'lost-reply'").Scan(&n); err != nil || n != 1 {
 		t.Errorf("lost-reply stored %d times (%v), want once", n, err)
 	}
@@ -599,8 +553,8 @@ func TestCommittedButTimedOut(t *testing.T) {
 // batch back nor block the replay: it goes to the rejected file, and its
 // Write returns nil (the record is durable there).
 func TestRefusedRowIsSetAside(t *testing.T) {
-	dbURL := auditDB(t)
-	dbExec(t, dbURL, "ALTER TABLE audit_log ADD CONSTRAINT no_bad CHECK (terminal <> 'BAD')")
+	dbURL := testledger.Database(t)
+	pgtest.Exec(t, dbURL, "ALTER TABLE audit_log ADD CONSTRAINT no_bad CHECK (terminal <> 'BAD')")
 	dir := t.TempDir()
 	// One batch in flight: with two, the second writer may take part of
 	// the queue, and the five would not be one batch.
@@ -616,7 +570,7 @@ func TestRefusedRowIsSetAside(t *testing.T) {
 		}
 		outs = append(outs, writeAsync(context.Background(), w, r))
 	}
-	waitFor(t, "5 records queued", func() bool { return w.Stats().Queued == 5 })
+	testsync.WaitFor(t, "5 records queued", func() bool { return w.Stats().Queued == 5 })
 	w.start() // one batch of five
 	for _, ch := range outs {
 		if err := <-ch; err != nil {
@@ -641,7 +595,7 @@ func TestRefusedRowIsSetAside(t *testing.T) {
 
 // Fields come out of the table as they went in; a PAN never gets there.
 func TestStoredFields(t *testing.T) {
-	dbURL := auditDB(t)
+	dbURL := testledger.Database(t)
 	w, err := Open(context.Background(), Options{DatabaseURL: dbURL, SpoolDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -656,11 +610,7 @@ func TestStoredFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	c, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(ctx)
+	c := pgtest.Connect(t, dbURL)
 	var got Record
 	var lat int64
 	if err := c.QueryRow(ctx, `SELECT id, at, institution, terminal, stan, rrn, service, pan_hash, response_code, latency_us
@@ -685,7 +635,7 @@ func TestStoredFields(t *testing.T) {
 // A connection that died while idle in the pool (the database restarted
 // between two batches) costs a reconnect, not a spooled batch.
 func TestDeadIdleConnectionIsReplaced(t *testing.T) {
-	dbURL := auditDB(t)
+	dbURL := testledger.Database(t)
 	pu, _ := url.Parse(dbURL)
 	px := newProxy(t, pu.Host)
 	w, err := Open(context.Background(), Options{DatabaseURL: px.via(t, dbURL), SpoolDir: t.TempDir(), ProbeInterval: time.Hour})

@@ -7,12 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"go.uber.org/goleak"
-
 	"github.com/bli/atmgw/card"
 	"github.com/bli/atmgw/gateway/gatewaytest"
 	"github.com/bli/atmgw/internal/config"
+	"github.com/bli/atmgw/internal/leaktest"
 	"github.com/bli/atmgw/internal/metrictest"
 	"github.com/bli/atmgw/internal/testclient"
 	"github.com/bli/atmgw/internal/testledger"
@@ -26,10 +24,7 @@ type auditRow struct{ rc, panHash, institution, terminal, service string }
 func auditRows(t *testing.T, dbURL string) map[string]auditRow {
 	t.Helper()
 	ctx := context.Background()
-	c, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := pgtest.Connect(t, dbURL)
 	defer c.Close(ctx)
 	rows, err := c.Query(ctx, "SELECT stan, response_code, pan_hash, institution, terminal, service FROM audit_log")
 	if err != nil {
@@ -75,7 +70,7 @@ func TestAuditAcrossDatabaseRestart(t *testing.T) {
 
 	answered := map[string]string{} // STAN → DE39
 	var n, m, k int
-	before := goleak.IgnoreCurrent()
+	leaktest.Check(t)
 	t.Run("run", func(t *testing.T) {
 		gw := gatewaytest.Start(t, gatewaytest.WithDatabase(pg.URL()), gatewaytest.WithoutRateLimit(),
 			gatewaytest.WithConfig(func(c *config.Config) {
@@ -199,5 +194,4 @@ func TestAuditAcrossDatabaseRestart(t *testing.T) {
 	if files, _ := filepath.Glob(filepath.Join(spool, "*")); len(files) != 0 {
 		t.Errorf("spool directory not empty at the end: %v", files)
 	}
-	goleak.VerifyNone(t, before)
 }

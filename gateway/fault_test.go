@@ -5,10 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/bli/atmgw/card"
 	"github.com/bli/atmgw/gateway/gatewaytest"
+	"github.com/bli/atmgw/internal/leaktest"
 	"github.com/bli/atmgw/internal/testclient"
 	"github.com/bli/atmgw/internal/testledger"
 	"github.com/bli/atmgw/iso"
@@ -25,7 +24,7 @@ func TestDatabaseStoppedMidRun(t *testing.T) {
 	testledger.Load(t, pg.URL())
 
 	// Everything started from here on must be gone at the end.
-	before := goleak.IgnoreCurrent()
+	leaktest.Check(t)
 	t.Run("run", func(t *testing.T) {
 		gw := gatewaytest.Start(t, gatewaytest.WithDatabase(pg.URL()), gatewaytest.WithoutRateLimit())
 		c, err := testclient.Dial(gw.Addr)
@@ -88,5 +87,4 @@ func TestDatabaseStoppedMidRun(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	})
-	goleak.VerifyNone(t, before)
 }

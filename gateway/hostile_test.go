@@ -5,9 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/bli/atmgw/gateway"
+	"github.com/bli/atmgw/internal/leaktest"
 	"github.com/bli/atmgw/internal/testclient"
 	"github.com/bli/atmgw/iso"
 )
@@ -15,7 +14,7 @@ import (
 // A peer that trickles a frame in, a byte at a time, is cut off by the
 // frame deadline, while a good connection keeps being served.
 func TestSlowFrameIsCut(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	leaktest.Check(t)
 	srv, addr, gs, errc := startServer(t, func(o *gateway.Options) { o.FrameTimeout = 300 * time.Millisecond })
 	close(gs.gate)
 	defer func() { srv.Close(); <-errc }()
@@ -66,7 +65,7 @@ func TestSlowFrameIsCut(t *testing.T) {
 
 // Caps: connections in total and connections signed on per partner.
 func TestConnectionCaps(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	leaktest.Check(t)
 	srv, addr, gs, errc := startServer(t, func(o *gateway.Options) {
 		o.MaxConns = 3
 		o.MaxConnsPerPartner = 2
@@ -150,7 +149,7 @@ func TestConnectionCaps(t *testing.T) {
 // Garbage of every kind from many connections: the gateway answers what
 // the contract says, never panics, and leaves no goroutine behind.
 func TestGarbageConnections(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	leaktest.Check(t)
 	srv, addr, gs, errc := startServer(t, nil)
 	close(gs.gate)
 	defer func() { srv.Close(); <-errc }()

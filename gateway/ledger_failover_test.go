@@ -8,11 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/bli/atmgw/card"
 	"github.com/bli/atmgw/gateway/gatewaytest"
 	"github.com/bli/atmgw/internal/config"
+	"github.com/bli/atmgw/internal/leaktest"
 	"github.com/bli/atmgw/internal/metrictest"
 	"github.com/bli/atmgw/internal/testclient"
 	"github.com/bli/atmgw/internal/testledger"
@@ -35,7 +34,7 @@ func TestReplicaStoppedUnderLoad(t *testing.T) {
 	spool := t.TempDir()
 
 	const failures = 3
-	before := goleak.IgnoreCurrent()
+	leaktest.Check(t)
 	t.Run("run", func(t *testing.T) {
 		gw := gatewaytest.Start(t, gatewaytest.WithDatabase(pg.URL()), gatewaytest.WithoutRateLimit(),
 			gatewaytest.WithConfig(func(c *config.Config) {
@@ -171,7 +170,6 @@ func TestReplicaStoppedUnderLoad(t *testing.T) {
 		t.Logf("approved: up %d, down %d, back %d; 91 while down: %d",
 			approved[phaseUp].Load(), approved[phaseDown].Load(), approved[phaseBack].Load(), declined[phaseDown].Load())
 	})
-	goleak.VerifyNone(t, before)
 }
 
 // TestReplicaUnreachableAtStart: a replica that does not answer when the
@@ -215,17 +213,10 @@ func TestReplicaUnreachableAtStart(t *testing.T) {
 	if n := metrictest.Value(t, reg, "atmgw_ledger_calls_total", "host", "primary", "outcome", "ok"); n != 10 {
 		t.Errorf("answered by the primary: %v, want 10", n)
 	}
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if strings.Contains(l.GetValue(), "secretpw") || strings.Contains(l.GetValue(), "127.0.0.1:1") {
-					t.Errorf("%s: label %s=%q", mf.GetName(), l.GetName(), l.GetValue())
-				}
-			}
+	labels, _ := metrictest.Labels(t, reg)
+	for _, l := range labels {
+		if strings.Contains(l.Value, "secretpw") || strings.Contains(l.Value, "127.0.0.1:1") {
+			t.Errorf("%s: label %s=%q", l.Metric, l.Name, l.Value)
 		}
 	}
 }

@@ -11,12 +11,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/goleak"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/bli/atmgw/gateway"
+	"github.com/bli/atmgw/internal/leaktest"
 	"github.com/bli/atmgw/internal/metrictest"
 	"github.com/bli/atmgw/internal/testclient"
 	"github.com/bli/atmgw/iso"
@@ -58,7 +58,7 @@ func all(fs ...func(*gateway.Options)) func(*gateway.Options) {
 // Strangers (addresses outside every partner's networks) are closed at
 // once, however many they are, and a partner still connects and is served.
 func TestStrangersClosedAtOnce(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	leaktest.Check(t)
 	reg := prometheus.NewRegistry()
 	srv, addr, gs, errc := startServer(t, all(onlyFrom("127.0.0.1"), withRegistry(reg), func(o *gateway.Options) { o.MaxConns = 8 }))
 	close(gs.gate)
@@ -99,7 +99,7 @@ func TestStrangersClosedAtOnce(t *testing.T) {
 
 // With strangers admitted (test setups), the other rules still hold.
 func TestStrangersAdmittedWhenConfigured(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	leaktest.Check(t)
 	srv, addr, gs, errc := startServer(t, all(onlyFrom("127.0.0.1"), func(o *gateway.Options) { o.AdmitStrangers = true }))
 	close(gs.gate)
 	defer func() { srv.Close(); <-errc }()
@@ -122,7 +122,7 @@ func TestStrangersAdmittedWhenConfigured(t *testing.T) {
 // A connection that does not sign on within the deadline is closed, echoes
 // or not; one that signed on stays.
 func TestSignOnDeadline(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	leaktest.Check(t)
 	reg := prometheus.NewRegistry()
 	srv, addr, gs, errc := startServer(t, all(withRegistry(reg), func(o *gateway.Options) { o.SignOnDeadline = 400 * time.Millisecond }))
 	close(gs.gate)
@@ -186,7 +186,7 @@ func TestSignOnDeadline(t *testing.T) {
 // At most MaxUnboundPerAddress connections of one address wait unbound;
 // signed-on connections do not count.
 func TestUnboundCapPerAddress(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	leaktest.Check(t)
 	srv, addr, gs, errc := startServer(t, func(o *gateway.Options) { o.MaxUnboundPerAddress = 3 })
 	close(gs.gate)
 	defer func() { srv.Close(); <-errc }()
@@ -248,7 +248,7 @@ func (s *panicStore) Inquire(ctx context.Context, q ledger.Query) (ledger.Answer
 // connection, logs no card data, is counted, and every other connection
 // keeps its service.
 func TestPanicContained(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	leaktest.Check(t)
 	reg := prometheus.NewRegistry()
 	core, logs := observer.New(zapcore.DebugLevel)
 	srv, addr, gs, errc := startServer(t, all(withRegistry(reg), func(o *gateway.Options) {

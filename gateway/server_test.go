@@ -8,16 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
-	"github.com/bli/atmgw/configs"
 	"github.com/bli/atmgw/gateway"
-	"github.com/bli/atmgw/internal/app"
-	"github.com/bli/atmgw/internal/config"
+	"github.com/bli/atmgw/internal/leaktest"
 	"github.com/bli/atmgw/internal/testclient"
 	"github.com/bli/atmgw/iso"
 	"github.com/bli/atmgw/ledger"
-	"github.com/bli/atmgw/ledger/demo"
 )
 
 // gateStore is the demo ledger, except that inquiries for one PAN hash
@@ -44,22 +39,11 @@ func (s *gateStore) Inquire(ctx context.Context, q ledger.Query) (ledger.Answer,
 // startServer runs a Server on loopback with a gated demo ledger.
 func startServer(t *testing.T, mutate func(*gateway.Options)) (*gateway.Server, string, *gateStore, <-chan error) {
 	t.Helper()
-	cfg := &config.Config{}
-	if err := config.Parse(configs.Example, cfg); err != nil {
-		t.Fatal(err)
-	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	h, _ := app.Hasher(cfg)
-	book, _ := app.Profiles(cfg)
-	mem, err := demo.Open(h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gs := &gateStore{Store: mem, slowHash: h.Hash(panPost), entered: make(chan struct{}, 16), gate: make(chan struct{})}
-	opts := gateway.Options{Partners: app.Partners(cfg), Profiles: book, Store: gs, Hasher: h,
-		CardState: ledger.NewMemoryCardState(ledger.CardStateOptions{RateLimit: -1})}
+	opts, mem := exampleOptions(t)
+	gs := &gateStore{Store: mem, slowHash: opts.Hasher.Hash(panPost), entered: make(chan struct{}, 16), gate: make(chan struct{})}
+	opts.Store = gs
+	opts.CardState = ledger.NewMemoryCardState(ledger.CardStateOptions{RateLimit: -1})
+	opts.Now = nil // the real clock
 	if mutate != nil {
 		mutate(&opts)
 	}
@@ -98,7 +82,7 @@ func stanOf(n int) string {
 // Responses go back as each is ready: a slow inquiry does not hold up a
 // fast one sent after it on the same connection.
 func TestAnswersOutOfOrder(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	leaktest.Check(t)
 	srv, addr, gs, errc := startServer(t, nil)
 	defer func() { srv.Close(); <-errc }()
 	c, err := testclient.Dial(addr)
@@ -128,7 +112,7 @@ func TestAnswersOutOfOrder(t *testing.T) {
 
 // Shutdown stops accepting, answers what is in flight, then closes.
 func TestShutdownAnswersInFlight(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	leaktest.Check(t)
 	srv, addr, gs, errc := startServer(t, nil)
 	c, err := testclient.Dial(addr)
 	if err != nil {
@@ -172,7 +156,7 @@ func TestShutdownAnswersInFlight(t *testing.T) {
 // Close cuts everything at once, cancels the ledger call and leaks nothing;
 // a Shutdown whose context ends does the same.
 func TestCloseAndShutdownDeadline(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	leaktest.Check(t)
 	for _, name := range []string{"Close", "Shutdown deadline"} {
 		t.Run(name, func(t *testing.T) {
 			srv, addr, gs, errc := startServer(t, nil)
@@ -206,7 +190,7 @@ func TestCloseAndShutdownDeadline(t *testing.T) {
 }
 
 func TestIdleTimeout(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	leaktest.Check(t)
 	srv, addr, _, errc := startServer(t, func(o *gateway.Options) { o.IdleTimeout = 200 * time.Millisecond })
 	defer func() { srv.Close(); <-errc }()
 	c, err := testclient.Dial(addr)
@@ -224,7 +208,7 @@ func TestIdleTimeout(t *testing.T) {
 // answered 30 and the connection goes on; a frame cut short by the peer
 // closing ends only that connection.
 func TestTruncatedBodies(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	leaktest.Check(t)
 	srv, addr, gs, errc := startServer(t, nil)
 	close(gs.gate)
 	defer func() { srv.Close(); <-errc }()

@@ -21,8 +21,8 @@ const (
 	macKey812  = "0123456789ABCDEFFEDCBA9876543210"
 )
 
-// exampleNames are the reference messages of the contract, copied from
-// shared/spec/examples into testdata.
+// exampleNames are the reference messages of the partner interface
+// (docs/interface.md), kept in testdata.
 var exampleNames = []string{"0800-sign-on", "0800-echo", "0200-pension", "0200-insurance", "0200-pension-mac"}
 
 // readExample returns the framed bytes of testdata/<name>.hex.

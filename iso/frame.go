@@ -6,7 +6,7 @@ import (
 	"io"
 )
 
-// MaxFrameLength is the largest message a frame may declare (contract
+// MaxFrameLength is the largest message a frame may declare (docs/interface.md,
 // section 2). A longer declared length closes the connection.
 const MaxFrameLength = 4096
 

@@ -40,7 +40,7 @@ const (
 	classBig5                  // raw Big5 bytes, not validated; the length counts bytes
 )
 
-// format is one field of the partner interface (contract section 3). max
+// format is one field of the partner interface (docs/interface.md, section 3). max
 // counts characters on the wire: digits, hex digits or Big5 bytes.
 type format struct {
 	kind  lenKind

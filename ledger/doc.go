@@ -1,9 +1,9 @@
 // Package ledger is the gateway's view of the Bureau's core ledger: the
 // Store interface an inquiry asks (Query, Answer), the statement types, the
-// semantics of section 6 of the contract as pure functions (PensionTotals,
-// LatestPension, LatestInsurance, Coverage), and CardState, the per-card
-// state of decisions 7, 14 and 15, with its in-memory implementation and
-// Fallback. It knows nothing of ISO 8583.
+// semantics of docs/interface.md, section 6, as pure functions
+// (PensionTotals, LatestPension, LatestInsurance, Coverage), and CardState,
+// the per-card state of decisions 7, 14 and 15, with its in-memory
+// implementation and Fallback. It knows nothing of ISO 8583.
 //
 // The rest lives in subpackages, none of which ledger imports:
 // ledger/loadfile parses the load files, ledger/demo holds the embedded

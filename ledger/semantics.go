@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// This file is the ledger semantics of the contract (section 6) as pure
-// functions; both stores use them, so they answer alike. Coverage keeps a
+// This file is the ledger semantics of the contract (docs/interface.md,
+// section 6) as pure functions; both stores use them, so they answer alike. Coverage keeps a
 // person's seniority in a form (Cover) that does not depend on the as-of
 // date, so that stores compute it when loading and an inquiry only adds
 // the days of the open intervals.

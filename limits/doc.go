@@ -1,7 +1,7 @@
 // Package limits lays out what an ATM shows and prints, within what it can
 // show and print: the screen (DE61), statement (DE62) and receipt (DE63)
-// texts of partner interface v1, sections 4 and 5, and the profiles
-// (columns × lines) of each institution's screens and receipts.
+// texts of partner interface v1 (docs/interface.md, section 6, and
+// docs/layout.md), and the profiles (columns × lines) of each institution's screens and receipts.
 //
 // Profiles: a Book holds a Pair (screen and receipt Profile) per
 // institution, per terminal-id prefix within it (the longest prefix wins)

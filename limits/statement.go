@@ -10,7 +10,7 @@ import (
 	"github.com/bli/atmgw/ledger"
 )
 
-// DE62 sizes (contract section 5): a pension DE62 is 9 + 60·n + 26 bytes,
+// DE62 sizes (docs/interface.md, section 6): a pension DE62 is 9 + 60·n + 26 bytes,
 // an insurance DE62 9 + 56·n + 6.
 const (
 	StatementHeadLen    = 9  // service, row count, as-of date
@@ -30,7 +30,7 @@ func StatementLen(s card.Service, n int) int {
 }
 
 // Statement renders DE62, the statement data of an approved answer, fixed
-// width as in the contract's section 5: service P or I, the row count 0-6,
+// width as in docs/interface.md, section 6: service P or I, the row count 0-6,
 // the as-of date (ROC YYYMMDD), the rows newest first (at most the first
 // six of the statement), then the totals or the seniority. Unit names are
 // cut to 40 bytes between characters and space-padded; amounts beyond 12

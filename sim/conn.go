@@ -241,7 +241,7 @@ const (
 )
 
 // Encode packs a message, with DE64 per mode. The MAC covers every byte
-// before DE64 (contract section 3).
+// before DE64 (docs/interface.md, section 7).
 func (c *Conn) Encode(m *iso.Message, mode MACMode) ([]byte, error) {
 	key := c.opts.MACKey
 	sign := false

@@ -75,7 +75,8 @@ func Inquiry(t Terminal, svc Service, u Use, stan string, now time.Time) *iso.Me
 }
 
 // CheckEcho lists the fields of an 0210 that do not echo the request's
-// (contract section 3: ME fields). Fields the request lacks are not checked.
+// (docs/interface.md, section 3: ME fields). Fields the request lacks are
+// not checked.
 func CheckEcho(req, resp *iso.Message) []string {
 	var bad []string
 	check := func(de int, a, b string) {

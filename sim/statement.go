@@ -8,7 +8,7 @@ import (
 )
 
 // The simulator reads DE54 and DE62 with its own parsers, written from the
-// contract (section 5), so that it checks the gateway rather than sharing
+// contract (docs/interface.md, section 6), so that it checks the gateway rather than sharing
 // its mistakes.
 
 // Statement is DE62 decoded.

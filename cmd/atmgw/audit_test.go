@@ -11,10 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/bli/atmgw/internal/testclient"
 	"github.com/bli/atmgw/internal/testledger"
+	"github.com/bli/atmgw/internal/testsync"
 	"github.com/bli/atmgw/ledger/pgtest"
 )
 
@@ -22,14 +21,14 @@ import (
 type auditServe struct {
 	t    *testing.T
 	cmd  *exec.Cmd
-	logs *syncBuffer
+	logs *testsync.Buffer
 }
 
 func startAuditServe(t *testing.T, cfgPath, addr string, env []string) *auditServe {
 	t.Helper()
 	cmd := exec.Command(atmgwBin, "serve", "--config", cfgPath, "--log-format", "json")
 	cmd.Env = append(os.Environ(), env...)
-	s := &auditServe{t: t, cmd: cmd, logs: &syncBuffer{}}
+	s := &auditServe{t: t, cmd: cmd, logs: &testsync.Buffer{}}
 	cmd.Stderr = s.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -67,10 +66,7 @@ func auditTable(t *testing.T, dbURL string) map[string]string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := pgtest.Connect(t, dbURL)
 	defer c.Close(ctx)
 	rows, err := c.Query(ctx, "SELECT stan, response_code FROM audit_log")
 	if err != nil {

@@ -24,13 +24,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"gopkg.in/yaml.v3"
 
 	"github.com/bli/atmgw/card"
 	"github.com/bli/atmgw/configs"
 	"github.com/bli/atmgw/internal/testclient"
 	"github.com/bli/atmgw/internal/testledger"
+	"github.com/bli/atmgw/internal/testsync"
 	"github.com/bli/atmgw/iso"
 	"github.com/bli/atmgw/ledger/pgtest"
 )
@@ -219,7 +219,7 @@ type gwProc struct {
 	admin  string
 	spool  string
 	env    []string
-	logs   *syncBuffer // of every run, in order
+	logs   *testsync.Buffer // of every run, in order
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -257,7 +257,7 @@ func gatewayConfig(t *testing.T, name, url string, edit func(m, ledgerCfg map[st
 	t.Helper()
 	dir := t.TempDir()
 	g := &gwProc{t: t, name: name, listen: freePort(t), admin: freePort(t), spool: filepath.Join(dir, "spool"),
-		cfg: filepath.Join(dir, "atmgw.yaml"), logs: &syncBuffer{},
+		cfg: filepath.Join(dir, "atmgw.yaml"), logs: &testsync.Buffer{},
 		env: []string{"ATMGW_DATABASE_URL=" + url}}
 	var m map[string]any
 	if err := yaml.Unmarshal(configs.Example, &m); err != nil {
@@ -560,7 +560,7 @@ type haproxy struct {
 	stats string // HTTP: /stats;csv and /ok
 	names []string
 	cmd   *exec.Cmd
-	logs  *syncBuffer
+	logs  *testsync.Buffer
 }
 
 // haproxyBin is Debian's haproxy: $ATMGW_HAPROXY (scripts/test exports
@@ -589,7 +589,7 @@ func haproxyBin(t *testing.T) string {
 func startHAProxy(t *testing.T, gws []*gwProc) *haproxy {
 	t.Helper()
 	bin := haproxyBin(t)
-	h := &haproxy{t: t, addr: freePort(t), stats: freePort(t), logs: &syncBuffer{}}
+	h := &haproxy{t: t, addr: freePort(t), stats: freePort(t), logs: &testsync.Buffer{}}
 	idle := clusterIdleTimeout + time.Minute // longer than the gateways' idle timeout
 	var b strings.Builder
 	fmt.Fprintf(&b, `global
@@ -709,10 +709,7 @@ func auditRows(t *testing.T, url, prefix string) map[string][]string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := pgtest.Connect(t, url)
 	defer c.Close(ctx)
 	rows, err := c.Query(ctx, "SELECT institution, terminal, stan, response_code FROM audit_log WHERE terminal LIKE $1", prefix+"%")
 	if err != nil {

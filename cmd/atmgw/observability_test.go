@@ -33,6 +33,7 @@ import (
 
 	"github.com/bli/atmgw/internal/testclient"
 	"github.com/bli/atmgw/internal/testledger"
+	"github.com/bli/atmgw/internal/testsync"
 	"github.com/bli/atmgw/iso"
 	"github.com/bli/atmgw/ledger/pgtest"
 )
@@ -475,7 +476,7 @@ scrape_configs:
 		t.Fatal(err)
 	}
 	p := &prometheusProc{addr: freePort(t), hc: &http.Client{Timeout: 5 * time.Second}}
-	logs := &syncBuffer{}
+	logs := &testsync.Buffer{}
 	cmd := exec.Command(bin, "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+p.addr, "--log.level=warn")
 	cmd.Stdout, cmd.Stderr = logs, logs

@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,6 +16,7 @@ import (
 	"github.com/bli/atmgw/card"
 	"github.com/bli/atmgw/configs"
 	"github.com/bli/atmgw/internal/testclient"
+	"github.com/bli/atmgw/internal/testsync"
 	"github.com/bli/atmgw/iso"
 )
 
@@ -56,7 +55,7 @@ func TestAdminReloadAndStop(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cmd := exec.CommandContext(ctx, atmgwBin, "serve", "--config", cfgPath, "--log-format", "json")
-	var logs syncBuffer
+	var logs testsync.Buffer
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -151,32 +150,9 @@ func grep(s, sub string) string {
 }
 
 // waitLog waits for a message in the logs of a running process.
-func waitLog(t *testing.T, logs *syncBuffer, msg string) {
+func waitLog(t *testing.T, logs *testsync.Buffer, msg string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if strings.Contains(logs.String(), msg) {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !testsync.Until(10*time.Second, func() bool { return strings.Contains(logs.String(), msg) }) {
+		t.Fatalf("the log never said %q:\n%s", msg, logs.String())
 	}
-	t.Fatalf("the log never said %q:\n%s", msg, logs.String())
-}
-
-// syncBuffer is a bytes.Buffer that a process writes while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/bli/atmgw/configs"
 	"github.com/bli/atmgw/internal/testclient"
 	"github.com/bli/atmgw/internal/testpki"
+	"github.com/bli/atmgw/internal/testsync"
 	"github.com/bli/atmgw/iso"
 )
 
@@ -49,7 +50,7 @@ tls:
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cmd := exec.CommandContext(ctx, atmgwBin, "serve", "--config", cfgPath, "--log-format", "json")
-	var logs syncBuffer
+	var logs testsync.Buffer
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -174,20 +175,18 @@ tls:
 }
 
 // waitLogCount waits until the logs hold n lines with every one of subs.
-func waitLogCount(t *testing.T, logs *syncBuffer, sub1, sub2 string, n int) {
+func waitLogCount(t *testing.T, logs *testsync.Buffer, sub1, sub2 string, n int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	said := func() bool {
 		got := 0
 		for _, l := range strings.Split(logs.String(), "\n") {
 			if strings.Contains(l, sub1) && strings.Contains(l, sub2) {
 				got++
 			}
 		}
-		if got >= n {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
+		return got >= n
 	}
-	t.Fatalf("the log never said %q %d times:\n%s", sub2, n, logs.String())
+	if !testsync.Until(10*time.Second, said) {
+		t.Fatalf("the log never said %q %d times:\n%s", sub2, n, logs.String())
+	}
 }

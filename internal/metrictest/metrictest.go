@@ -65,3 +65,26 @@ func Sum(t testing.TB, g prometheus.Gatherer, name string) float64 {
 	t.Fatalf("no metric %s", name)
 	return 0
 }
+
+// Label is one label of one series: the metric's name, the label's name
+// and value.
+type Label struct{ Metric, Name, Value string }
+
+// Labels are the labels of every series of g, to check what the labels
+// may hold; Names are the names of its metrics.
+func Labels(t testing.TB, g prometheus.Gatherer) (labels []Label, names []string) {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		names = append(names, mf.GetName())
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				labels = append(labels, Label{mf.GetName(), l.GetName(), l.GetValue()})
+			}
+		}
+	}
+	return labels, names
+}

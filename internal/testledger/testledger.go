@@ -1,5 +1,6 @@
-// Package testledger writes a small set of load files in which every
-// decision of the partner interface has a card, for the tests that run a
+// Package testledger gives tests a ledger database: the schema (Migrate,
+// Database) and a small set of load files in which every decision of the
+// partner interface has a card (Write, Load), for the tests that run a
 // whole gateway on PostgreSQL.
 package testledger
 
@@ -10,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/bli/atmgw/card"
+	"github.com/bli/atmgw/ledger/pgtest"
 	"github.com/bli/atmgw/ledger/postgres"
 )
 
@@ -81,12 +83,21 @@ func DemoKey() []byte {
 	return k
 }
 
-// Load migrates the database at url and loads these files into it under
-// the demo PAN key, failing the test on any error or refused row.
-func Load(t testing.TB, url string) {
+// Database is a fresh database on the test server (pgtest.NewDatabase)
+// with the schema.
+func Database(t testing.TB) string {
+	t.Helper()
+	url := pgtest.NewDatabase(t)
+	Migrate(t, url)
+	return url
+}
+
+// Migrate creates the schema (as atmgw migrate does) in the database at
+// url, failing the test on an error.
+func Migrate(t testing.TB, url string) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := postgres.Open(ctx, url, postgres.Options{MaxConns: 2})
+	st, err := postgres.Open(ctx, url, postgres.Options{MaxConns: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,6 +105,19 @@ func Load(t testing.TB, url string) {
 	if _, err := postgres.Migrate(ctx, st.Pool()); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Load migrates the database at url and loads these files into it under
+// the demo PAN key, failing the test on any error or refused row.
+func Load(t testing.TB, url string) {
+	t.Helper()
+	Migrate(t, url)
+	ctx := context.Background()
+	st, err := postgres.Open(ctx, url, postgres.Options{MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
 	dir := t.TempDir()
 	Write(t, dir)
 	h, err := card.NewPANHasher(DemoKey())

@@ -14,6 +14,7 @@ import (
 
 	"github.com/bli/atmgw/card"
 	"github.com/bli/atmgw/internal/metrictest"
+	"github.com/bli/atmgw/internal/testsync"
 	"github.com/bli/atmgw/ledger"
 	"github.com/bli/atmgw/ledger/cluster"
 )
@@ -167,7 +168,7 @@ func TestClusterFailoverAndRecovery(t *testing.T) {
 	}
 
 	rs[0].set(nil, false)
-	waitFor(t, func() bool {
+	testsync.WaitFor(t, "replica1's breaker closed again", func() bool {
 		who(t, c)
 		return c.Hosts()[1].Breaker == cluster.BreakerClosed
 	})
@@ -186,17 +187,10 @@ func TestClusterFailoverAndRecovery(t *testing.T) {
 	if v := metrictest.Value(t, reg, "atmgw_ledger_call_duration_seconds", "host", "replica1"); v < 8 {
 		t.Errorf("latency samples of replica1: %v", v)
 	}
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "host" && l.GetValue() != "primary" && !strings.HasPrefix(l.GetValue(), "replica") {
-					t.Errorf("host label %q", l.GetValue())
-				}
-			}
+	labels, _ := metrictest.Labels(t, reg)
+	for _, l := range labels {
+		if l.Name == "host" && l.Value != "primary" && !strings.HasPrefix(l.Value, "replica") {
+			t.Errorf("host label %q", l.Value)
 		}
 	}
 }
@@ -301,7 +295,7 @@ func TestClusterShedsPastLimitAndQueue(t *testing.T) {
 			errs <- err
 		}()
 	}
-	waitFor(t, func() bool { return slow.entered.Load() == 3 })
+	testsync.WaitFor(t, `slow.entered.Load() == 3`, func() bool { return slow.entered.Load() == 3 })
 	if v := metrictest.Value(t, reg, "atmgw_ledger_in_flight"); v != 3 {
 		t.Errorf("in flight: %v", v)
 	}
@@ -317,7 +311,7 @@ func TestClusterShedsPastLimitAndQueue(t *testing.T) {
 		_, err := c.Inquire(context.Background(), ledger.Query{})
 		fourth <- err
 	}()
-	waitFor(t, func() bool { return c.Hosts()[0].Queued == 1 })
+	testsync.WaitFor(t, `c.Hosts()[0].Queued == 1`, func() bool { return c.Hosts()[0].Queued == 1 })
 	if v := metrictest.Value(t, reg, "atmgw_ledger_queued", "host", "primary"); v != 1 {
 		t.Errorf("queued gauge: %v", v)
 	}
@@ -380,7 +374,7 @@ func TestClusterQueueFullTriesNextHost(t *testing.T) {
 		_, err := c.Inquire(context.Background(), ledger.Query{})
 		done <- err
 	}()
-	waitFor(t, func() bool { return slow.entered.Load() == 1 })
+	testsync.WaitFor(t, `slow.entered.Load() == 1`, func() bool { return slow.entered.Load() == 1 })
 	if got := who(t, c); got != "primary" {
 		t.Errorf("replica busy, queue none: answered by %q", got)
 	}
@@ -521,7 +515,7 @@ func TestClusterCallerDeadlineWhileQueued(t *testing.T) {
 		_, err := c.Inquire(context.Background(), ledger.Query{})
 		held <- err
 	}()
-	waitFor(t, func() bool { return slow.entered.Load() == 1 })
+	testsync.WaitFor(t, `slow.entered.Load() == 1`, func() bool { return slow.entered.Load() == 1 })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 	defer cancel()
 	_, err := c.Inquire(ctx, ledger.Query{})

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bli/atmgw/internal/testsync"
 	"github.com/bli/atmgw/ledger"
 	"github.com/bli/atmgw/ledger/cluster"
 )
@@ -107,7 +108,7 @@ func TestGuardOpensOnFailuresAndRecovers(t *testing.T) {
 
 	// The store comes back: after OpenFor, probes close the breaker by itself.
 	f.set(nil, false)
-	waitFor(t, func() bool {
+	testsync.WaitFor(t, "an inquiry answered", func() bool {
 		_, err := g.Inquire(ctx, ledger.Query{})
 		return err == nil
 	})
@@ -185,19 +186,6 @@ func TestGuardDefaults(t *testing.T) {
 	}
 }
 
-// waitFor polls cond until it holds, failing the test after a generous
-// while (a bound against hanging, not a timing assertion).
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not reached in 30s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // sleepyStore answers after d (or fails when the context ends first).
 type sleepyStore struct {
 	d     time.Duration
@@ -263,7 +251,7 @@ func TestGuardBreakerOpenedWhileWaiting(t *testing.T) {
 		_, err := g.Inquire(context.Background(), ledger.Query{})
 		first <- err
 	}()
-	waitFor(t, func() bool { return f.calls.Load() == 1 })
+	testsync.WaitFor(t, `f.calls.Load() == 1`, func() bool { return f.calls.Load() == 1 })
 	_, err := g.Inquire(context.Background(), ledger.Query{})
 	if !errors.Is(err, cluster.ErrBreakerOpen) || !errors.Is(err, ledger.ErrUnavailable) {
 		t.Errorf("queued behind a timeout that opened the breaker: %v", err)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bli/atmgw/internal/testsync"
 	"github.com/bli/atmgw/ledger"
 	"github.com/bli/atmgw/ledger/cluster"
 )
@@ -202,7 +203,7 @@ func TestLimiterQueues(t *testing.T) {
 	order := make(chan int, 3)
 	var wg sync.WaitGroup
 	for i := range 3 {
-		waitFor(t, func() bool { return l.Queued() == i })
+		testsync.WaitFor(t, `l.Queued() == i`, func() bool { return l.Queued() == i })
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -215,7 +216,7 @@ func TestLimiterQueues(t *testing.T) {
 			q.Release(cluster.ResultOK)
 		}()
 	}
-	waitFor(t, func() bool { return l.Queued() == 3 })
+	testsync.WaitFor(t, `l.Queued() == 3`, func() bool { return l.Queued() == 3 })
 	if l.InFlight() != 1 {
 		t.Errorf("in flight %d", l.InFlight())
 	}
@@ -264,7 +265,7 @@ func TestLimiterQueueFull(t *testing.T) {
 		}
 		waiting <- err
 	}()
-	waitFor(t, func() bool { return l.Queued() == 1 })
+	testsync.WaitFor(t, `l.Queued() == 1`, func() bool { return l.Queued() == 1 })
 	start := time.Now()
 	_, err := l.Acquire(context.Background())
 	if r, ok := cluster.ShedReason(err); !ok || r != cluster.ShedQueueFull || !errors.Is(err, ledger.ErrUnavailable) {
@@ -300,7 +301,7 @@ func TestLimiterCancel(t *testing.T) {
 		_, err := l.Acquire(ctx)
 		got <- err
 	}()
-	waitFor(t, func() bool { return l.Queued() == 1 })
+	testsync.WaitFor(t, `l.Queued() == 1`, func() bool { return l.Queued() == 1 })
 	cancel()
 	if err := <-got; !errors.Is(err, context.Canceled) || errors.Is(err, cluster.ErrShed) {
 		t.Fatalf("cancelled wait: %v", err)
@@ -381,13 +382,13 @@ func TestGuardPingBeforeQueuedInquiries(t *testing.T) {
 		_, err := g.Inquire(context.Background(), ledger.Query{})
 		held <- err
 	}()
-	waitFor(t, func() bool { return slow.entered.Load() == 1 })
+	testsync.WaitFor(t, `slow.entered.Load() == 1`, func() bool { return slow.entered.Load() == 1 })
 	if _, err := g.Inquire(context.Background(), ledger.Query{}); !errors.Is(err, cluster.ErrShed) {
 		t.Fatalf("inquiry past the limit, no queue: %v", err)
 	}
 	pinged := make(chan error, 1)
 	go func() { pinged <- g.Ping(context.Background()) }()
-	waitFor(t, func() bool { return l.Queued() == 1 })
+	testsync.WaitFor(t, `l.Queued() == 1`, func() bool { return l.Queued() == 1 })
 	close(slow.gate)
 	if err := <-held; err != nil {
 		t.Errorf("held inquiry: %v", err)

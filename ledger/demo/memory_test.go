@@ -5,15 +5,14 @@ import (
 	"io/fs"
 	"testing"
 
-	"go.uber.org/goleak"
-
 	"github.com/bli/atmgw/card"
+	"github.com/bli/atmgw/internal/leaktest"
 	"github.com/bli/atmgw/ledger"
 	"github.com/bli/atmgw/ledger/demo"
 	"github.com/bli/atmgw/ledger/storetest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leaktest.Main(m) }
 
 func TestMemoryStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, files fs.FS, h *card.PANHasher) ledger.Store {

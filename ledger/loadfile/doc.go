@@ -1,4 +1,4 @@
-// Package loadfile reads the five load files of the contract (section 7)
+// Package loadfile reads the five load files of the core ledger's export
 // and reports on a load: the rows it refused and the counts per file.
 //
 // The readers (NewPersonsReader, NewPensionReader, NewInsuranceReader,

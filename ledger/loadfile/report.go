@@ -10,8 +10,8 @@ import (
 	"github.com/bli/atmgw/card"
 )
 
-// The five load files of the contract (section 7), as exported by the core
-// ledger. Every one of them must be present in a load.
+// The five load files, as exported by the core ledger. Every one of them
+// must be present in a load.
 const (
 	FilePersons   = "persons.csv"
 	FilePension   = "pension_ledger.csv"

@@ -263,13 +263,13 @@ func flushedLSN(ctx context.Context, url string) (string, error) {
 	return lsn, err
 }
 
-func queryRow(ctx context.Context, url, sql string, dest any) error {
+func queryRow(ctx context.Context, url, sql string, dest ...any) error {
 	c, err := pgx.Connect(ctx, url)
 	if err != nil {
 		return err
 	}
 	defer c.Close(context.Background())
-	return c.QueryRow(ctx, sql).Scan(dest)
+	return c.QueryRow(ctx, sql).Scan(dest...)
 }
 
 // URL is a superuser URL of the server's postgres database.
@@ -363,4 +363,49 @@ func freePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Connect opens a connection of the test's own to the database at url
+// (a second session beside the code under test: to read a table, hold a
+// lock, change a setting), closed when the test ends.
+func Connect(t testing.TB, url string) *pgx.Conn {
+	t.Helper()
+	c := connect(t, url)
+	t.Cleanup(func() { c.Close(context.Background()) })
+	return c
+}
+
+func connect(t testing.TB, url string) *pgx.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	defer cancel()
+	c, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatalf("pgtest: connect: %v", err)
+	}
+	return c
+}
+
+// Exec runs sql on a connection of its own to the database at url,
+// failing the test on an error.
+func Exec(t testing.TB, url, sql string, args ...any) {
+	t.Helper()
+	c := connect(t, url)
+	defer c.Close(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	defer cancel()
+	if _, err := c.Exec(ctx, sql, args...); err != nil {
+		t.Fatalf("pgtest: %s: %v", sql, err)
+	}
+}
+
+// QueryRow runs sql on a connection of its own to the database at url and
+// scans its one row into dest, failing the test on an error.
+func QueryRow(t testing.TB, url, sql string, dest ...any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	defer cancel()
+	if err := queryRow(ctx, url, sql, dest...); err != nil {
+		t.Fatalf("pgtest: %s: %v", sql, err)
+	}
 }

@@ -7,12 +7,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"go.uber.org/goleak"
 
+	"github.com/bli/atmgw/internal/leaktest"
 	"github.com/bli/atmgw/ledger/pgtest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leaktest.Main(m) }
 
 func connect(ctx context.Context, url string) error {
 	c, err := pgx.Connect(ctx, url)
@@ -128,5 +128,21 @@ func TestReplicaFollowsItsPrimary(t *testing.T) {
 	r.WaitCaughtUp()
 	if n, err := count(); n != 3 || err != nil {
 		t.Fatalf("replica after the primary's restart: %d rows, %v", n, err)
+	}
+}
+
+func TestConnectExecQueryRow(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	pgtest.Exec(t, url, "CREATE TABLE t (x int)")
+	pgtest.Exec(t, url, "INSERT INTO t VALUES ($1), ($2)", 7, 8)
+	var sum int
+	pgtest.QueryRow(t, url, "SELECT sum(x) FROM t", &sum)
+	if sum != 15 {
+		t.Errorf("QueryRow: sum %d, want 15", sum)
+	}
+	c := pgtest.Connect(t, url)
+	var n int
+	if err := c.QueryRow(context.Background(), "SELECT count(*) FROM t").Scan(&n); err != nil || n != 2 {
+		t.Errorf("Connect: %d rows, %v", n, err)
 	}
 }

@@ -10,11 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bli/atmgw/card"
 	"github.com/bli/atmgw/internal/metrictest"
+	"github.com/bli/atmgw/internal/testledger"
 	"github.com/bli/atmgw/ledger"
 	"github.com/bli/atmgw/ledger/pgtest"
 	"github.com/bli/atmgw/ledger/postgres"
@@ -96,7 +96,7 @@ func BenchmarkCardStateCheck(b *testing.B) {
 
 func benchCardState(b *testing.B, workers, maxBatch int) {
 	ctx := ctxT(b)
-	url := cardStateDB(b)
+	url := testledger.Database(b)
 	reg := prometheus.NewRegistry()
 	s, err := postgres.OpenCardState(ctx, url, postgres.CardStateOptions{Workers: workers, MaxBatch: maxBatch, Registerer: reg})
 	if err != nil {
@@ -134,10 +134,7 @@ func benchCardState(b *testing.B, workers, maxBatch int) {
 	if _, err := s.Prune(ctx); err != nil {
 		b.Fatal(err)
 	}
-	if c, err := pgx.Connect(ctx, url); err == nil {
-		c.Exec(ctx, "VACUUM ANALYZE")
-		c.Close(ctx)
-	}
+	pgtest.Exec(b, url, "VACUUM ANALYZE")
 	batches0 := metrictest.Value(b, reg, "atmgw_card_state_batches_total")
 	n0 := next.Load()
 	b.SetParallelism(32) // 64 goroutines on 2 cores

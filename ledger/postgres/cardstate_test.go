@@ -16,32 +16,12 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/bli/atmgw/internal/metrictest"
+	"github.com/bli/atmgw/internal/testledger"
 	"github.com/bli/atmgw/ledger"
 	"github.com/bli/atmgw/ledger/cardstatetest"
 	"github.com/bli/atmgw/ledger/pgtest"
 	"github.com/bli/atmgw/ledger/postgres"
 )
-
-// cardStateDB is a fresh migrated database on the test server.
-func cardStateDB(t testing.TB) string {
-	t.Helper()
-	url := pgtest.NewDatabase(t)
-	migrateURL(t, url)
-	return url
-}
-
-func migrateURL(t testing.TB, url string) {
-	t.Helper()
-	ctx := ctxT(t)
-	st, err := postgres.Open(ctx, url, postgres.Options{MaxConns: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if _, err := postgres.Migrate(ctx, st.Pool()); err != nil {
-		t.Fatal(err)
-	}
-}
 
 func openCardState(t testing.TB, url string, o postgres.CardStateOptions) *postgres.CardState {
 	t.Helper()
@@ -50,20 +30,6 @@ func openCardState(t testing.TB, url string, o postgres.CardStateOptions) *postg
 		t.Fatal(err)
 	}
 	return s
-}
-
-// query runs one statement on its own connection and scans its row.
-func query(t testing.TB, url, sql string, dest ...any) {
-	t.Helper()
-	ctx := ctxT(t)
-	c, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(context.Background())
-	if err := c.QueryRow(ctx, sql).Scan(dest...); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
 }
 
 func cardCheck(key, card string, atc uint16, at time.Duration) ledger.CardCheck {
@@ -82,7 +48,7 @@ func mustCheck(t testing.TB, s ledger.CardState, c ledger.CardCheck, want ledger
 
 func TestCardStateSuite(t *testing.T) {
 	cardstatetest.Run(t, func(t *testing.T, o ledger.CardStateOptions) ledger.CardState {
-		return openCardState(t, cardStateDB(t), postgres.CardStateOptions{CardStateOptions: o})
+		return openCardState(t, testledger.Database(t), postgres.CardStateOptions{CardStateOptions: o})
 	})
 }
 
@@ -90,7 +56,7 @@ func TestCardStateSuite(t *testing.T) {
 // database (two gateways), one of them sending every check alone.
 func TestCardStateShared(t *testing.T) {
 	cardstatetest.RunShared(t, func(t *testing.T, o ledger.CardStateOptions) (ledger.CardState, ledger.CardState) {
-		url := cardStateDB(t)
+		url := testledger.Database(t)
 		return openCardState(t, url, postgres.CardStateOptions{CardStateOptions: o}),
 			openCardState(t, url, postgres.CardStateOptions{CardStateOptions: o, MaxBatch: 1, Workers: 3})
 	})
@@ -100,7 +66,7 @@ func TestCardStateShared(t *testing.T) {
 // database (a restart): the duplicate keys, the ATCs and the rates are
 // still there.
 func TestCardStateDurable(t *testing.T) {
-	url := cardStateDB(t)
+	url := testledger.Database(t)
 	o := postgres.CardStateOptions{CardStateOptions: ledger.CardStateOptions{RateLimit: 2}}
 	s := openCardState(t, url, o)
 	mustCheck(t, s, cardCheck("K", "A", 5, 0), ledger.CardAccepted)
@@ -120,7 +86,7 @@ func TestCardStateDurable(t *testing.T) {
 // the pruner), the keys still in the window are kept, the cards are never
 // deleted, and a card's rate times stay within its limit.
 func TestCardStatePrune(t *testing.T) {
-	url := cardStateDB(t)
+	url := testledger.Database(t)
 	reg := prometheus.NewRegistry()
 	s := openCardState(t, url, postgres.CardStateOptions{
 		CardStateOptions: ledger.CardStateOptions{DuplicateWindow: time.Minute, RateLimit: 3},
@@ -151,7 +117,7 @@ func TestCardStatePrune(t *testing.T) {
 		t.Fatal(err)
 	}
 	count := func(table string) (n int) {
-		query(t, url, "SELECT count(*) FROM "+table, &n)
+		pgtest.QueryRow(t, url, "SELECT count(*) FROM "+table, &n)
 		return n
 	}
 	if n := count("card_duplicate_keys"); n != old {
@@ -177,7 +143,7 @@ func TestCardStatePrune(t *testing.T) {
 		t.Fatalf("%d cards, want 52: cards are never pruned", n)
 	}
 	var longest int
-	query(t, url, "SELECT max(cardinality(rate_times)) FROM card_counters", &longest)
+	pgtest.QueryRow(t, url, "SELECT max(cardinality(rate_times)) FROM card_counters", &longest)
 	if longest > 3 {
 		t.Fatalf("a card holds %d rate times, more than its limit", longest)
 	}
@@ -204,7 +170,7 @@ func TestCardStatePrune(t *testing.T) {
 // checks go to it again, its state intact.
 func TestCardStateDatabaseStopped(t *testing.T) {
 	srv := pgtest.StartServer(t)
-	migrateURL(t, srv.URL())
+	testledger.Migrate(t, srv.URL())
 	core, logs := observer.New(zapcore.DebugLevel)
 	reg := prometheus.NewRegistry()
 	s := openCardState(t, srv.URL(), postgres.CardStateOptions{
@@ -288,18 +254,14 @@ func TestCardStateDatabaseStopped(t *testing.T) {
 // first gets its context's error at once; the primary, answering again,
 // is used again.
 func TestCardStateDeadline(t *testing.T) {
-	url := cardStateDB(t)
+	url := testledger.Database(t)
 	s := openCardState(t, url, postgres.CardStateOptions{Timeout: 700 * time.Millisecond, ProbeInterval: 50 * time.Millisecond})
 	defer s.Close()
 	mustCheck(t, s, cardCheck("K1", "A", 1, 0), ledger.CardAccepted)
 
 	// Another session holds card A's row.
 	ctx := ctxT(t)
-	c, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(context.Background())
+	c := pgtest.Connect(t, url)
 	tx, err := c.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -347,7 +309,7 @@ func TestCardStateDeadline(t *testing.T) {
 // batches than checks, each one statement.
 func TestCardStateGroupCommit(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	s := openCardState(t, cardStateDB(t), postgres.CardStateOptions{Workers: 1, Registerer: reg})
+	s := openCardState(t, testledger.Database(t), postgres.CardStateOptions{Workers: 1, Registerer: reg})
 	defer s.Close()
 	const n = 200
 	var wg sync.WaitGroup
@@ -368,24 +330,19 @@ func TestCardStateGroupCommit(t *testing.T) {
 	if v := metrictest.Value(t, reg, "atmgw_card_state_checks_total", "verdict", "accepted"); v != n {
 		t.Errorf("accepted %v", v)
 	}
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if !strings.HasPrefix(mf.GetName(), "atmgw_card_state_") {
-			t.Errorf("metric %s", mf.GetName())
+	labels, names := metrictest.Labels(t, reg)
+	for _, name := range names {
+		if !strings.HasPrefix(name, "atmgw_card_state_") {
+			t.Errorf("metric %s", name)
 		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() != "verdict" {
-					t.Errorf("label %s on %s", l.GetName(), mf.GetName())
-				}
-			}
+	}
+	for _, l := range labels {
+		if l.Name != "verdict" {
+			t.Errorf("label %s on %s", l.Name, l.Metric)
 		}
 	}
 	// A second CardState on the same registry is refused, cleanly.
-	if _, err := postgres.OpenCardState(ctxT(t), cardStateDB(t), postgres.CardStateOptions{Registerer: reg}); err == nil || !strings.Contains(err.Error(), "metrics") {
+	if _, err := postgres.OpenCardState(ctxT(t), testledger.Database(t), postgres.CardStateOptions{Registerer: reg}); err == nil || !strings.Contains(err.Error(), "metrics") {
 		t.Errorf("second registration: %v", err)
 	}
 }
@@ -415,17 +372,10 @@ func TestCardStateOpenErrors(t *testing.T) {
 		t.Errorf("no schema: %v", err)
 	}
 	// A read-only server (as a replica is) is refused: the card state is written.
-	ro := cardStateDB(t)
+	ro := testledger.Database(t)
 	var name string
-	query(t, ro, "SELECT current_database()", &name)
-	c, err := pgx.Connect(ctx, ro)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Exec(ctx, "ALTER DATABASE "+pgx.Identifier{name}.Sanitize()+" SET default_transaction_read_only = on"); err != nil {
-		t.Fatal(err)
-	}
-	c.Close(ctx)
+	pgtest.QueryRow(t, ro, "SELECT current_database()", &name)
+	pgtest.Exec(t, ro, "ALTER DATABASE "+pgx.Identifier{name}.Sanitize()+" SET default_transaction_read_only = on")
 	if _, err := postgres.OpenCardState(ctx, ro, postgres.CardStateOptions{}); err == nil || !strings.Contains(err.Error(), "read-write") {
 		t.Errorf("read-only: %v", err)
 	}
@@ -436,18 +386,14 @@ func TestCardStateOpenErrors(t *testing.T) {
 // the batch (40P01), which is tried again and answers once the other
 // session is gone.
 func TestCardStateDeadlockRetried(t *testing.T) {
-	url := cardStateDB(t)
+	url := testledger.Database(t)
 	reg := prometheus.NewRegistry()
 	s := openCardState(t, url, postgres.CardStateOptions{Timeout: 8 * time.Second, Registerer: reg})
 	defer s.Close()
 	mustCheck(t, s, cardCheck("K1", "A", 1, 0), ledger.CardAccepted)
 
 	ctx := ctxT(t)
-	c, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(context.Background())
+	c := pgtest.Connect(t, url)
 	tx, err := c.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -497,7 +443,7 @@ func TestCardStateDeadlockRetried(t *testing.T) {
 // table per check (the cost then grows with every card ever seen: it once
 // made an inquiry cost PostgreSQL 4x more at 20,000 cards).
 func TestCardStateStaysIndexed(t *testing.T) {
-	url := cardStateDB(t)
+	url := testledger.Database(t)
 	s := openCardState(t, url, postgres.CardStateOptions{CardStateOptions: ledger.CardStateOptions{RateLimit: -1}, Workers: 1})
 	defer s.Close()
 	// Plans made on a nearly empty table (PL/pgSQL goes generic after five runs).
@@ -506,17 +452,17 @@ func TestCardStateStaysIndexed(t *testing.T) {
 	}
 	// Statistics of a small table (autovacuum takes them within a minute
 	// of the first checks), and plans made from them.
-	analyze(t, url, "card_counters")
+	pgtest.Exec(t, url, "ANALYZE card_counters")
 	for i := range 20 {
 		mustCheck(t, s, cardCheck(fmt.Sprintf("warm2-%d", i), fmt.Sprintf("c%d", i%3), uint16(100+i), time.Duration(i)*time.Millisecond), ledger.CardAccepted)
 	}
 	// The table grows behind the plans' back.
 	var n int64
-	query(t, url, `WITH ins AS (INSERT INTO card_counters (pan_hash, atc)
+	pgtest.QueryRow(t, url, `WITH ins AS (INSERT INTO card_counters (pan_hash, atc)
 		SELECT convert_to('grown-' || g, 'UTF8'), 1 FROM generate_series(1, 50000) g RETURNING 1)
 		SELECT count(*) FROM ins`, &n)
 	var before int64
-	query(t, url, "SELECT pg_stat_force_next_flush() IS NULL AND true, coalesce((SELECT seq_tup_read FROM pg_stat_user_tables WHERE relname = 'card_counters'), 0)", new(bool), &before)
+	pgtest.QueryRow(t, url, "SELECT pg_stat_force_next_flush() IS NULL AND true, coalesce((SELECT seq_tup_read FROM pg_stat_user_tables WHERE relname = 'card_counters'), 0)", new(bool), &before)
 	const checks = 100
 	for i := range checks {
 		mustCheck(t, s, cardCheck(fmt.Sprintf("grown-%d", i), fmt.Sprintf("new-%d", i), 1, time.Second), ledger.CardAccepted)
@@ -525,7 +471,7 @@ func TestCardStateStaysIndexed(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var read, upd int64
-		query(t, url, "SELECT seq_tup_read, n_tup_upd FROM pg_stat_user_tables WHERE relname = 'card_counters'", &read, &upd)
+		pgtest.QueryRow(t, url, "SELECT seq_tup_read, n_tup_upd FROM pg_stat_user_tables WHERE relname = 'card_counters'", &read, &upd)
 		if upd >= 40+checks {
 			t.Logf("%d checks: %d rows read by sequential scan, %d updates (table of %d cards)", checks, read-before, upd, n)
 			if read-before > 5*n {
@@ -537,18 +483,5 @@ func TestCardStateStaysIndexed(t *testing.T) {
 			t.Skipf("the statistics did not catch up (%d updates seen)", upd)
 		}
 		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-func analyze(t testing.TB, url, table string) {
-	t.Helper()
-	ctx := ctxT(t)
-	c, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(context.Background())
-	if _, err := c.Exec(ctx, "ANALYZE "+table); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"go.uber.org/goleak"
 
 	"github.com/bli/atmgw/card"
+	"github.com/bli/atmgw/internal/leaktest"
 	"github.com/bli/atmgw/ledger"
 	"github.com/bli/atmgw/ledger/demo"
 	"github.com/bli/atmgw/ledger/loadfile"
@@ -25,7 +25,7 @@ import (
 	"github.com/bli/atmgw/ledger/storetest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leaktest.Main(m) }
 
 func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -1,5 +1,5 @@
 // Package gen generates large, realistic load files for `atmgw load`: the
-// five files of contract section 7 (persons.csv, pension_ledger.csv,
+// five files it reads (persons.csv, pension_ledger.csv,
 // insurance_events.csv, consents.csv, as_of.txt) for N insured persons, and
 // a matching card file (cards.json) for the simulator.
 //

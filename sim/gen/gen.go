@@ -94,55 +94,18 @@ type chunk struct {
 // under temporary names and renamed once complete, so that a cancelled run
 // leaves no half file under a final name.
 func Generate(ctx context.Context, o Options) (Summary, error) {
-	var sum Summary
-	if o.Persons < 1 {
-		return sum, errors.New("gen: persons must be at least 1")
-	}
-	if o.Persons > maxPersons {
-		return sum, fmt.Errorf("gen: at most %d persons", maxPersons)
-	}
-	if o.Years == 0 {
-		o.Years = DefaultYears
-	}
-	if o.Years < 1 || o.Years > 60 {
-		return sum, errors.New("gen: years must be 1 to 60")
-	}
-	if o.AsOf.IsZero() {
-		o.AsOf, _ = time.Parse(time.DateOnly, DefaultAsOf)
-	}
-	if o.AsOf.Year() < 2006 || o.AsOf.Year() > 2100 {
-		return sum, errors.New("gen: as-of date must be between 2006 and 2100")
-	}
-	if o.Workers <= 0 {
-		o.Workers = runtime.GOMAXPROCS(0)
+	if err := o.defaults(); err != nil {
+		return Summary{}, err
 	}
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
-		return sum, fmt.Errorf("gen: %w", err)
+		return Summary{}, fmt.Errorf("gen: %w", err)
 	}
 	g := newModel(o)
-
-	// Open the outputs.
-	var files [nFiles]*os.File
-	var writers [nFiles]*bufio.Writer
-	cleanup := func() {
-		for _, f := range files {
-			if f != nil {
-				f.Close()
-				os.Remove(f.Name())
-			}
-		}
+	out, err := createOutputs(o.Dir)
+	if err != nil {
+		return Summary{}, fmt.Errorf("gen: %w", err)
 	}
-	for k, name := range outFiles {
-		f, err := os.CreateTemp(o.Dir, "."+name+".*.tmp")
-		if err != nil {
-			cleanup()
-			return sum, fmt.Errorf("gen: %w", err)
-		}
-		files[k] = f
-		writers[k] = bufio.NewWriterSize(f, 1<<18)
-		writers[k].WriteString(headers[k])
-	}
-	cw := cards.NewWriter(writers[fCards])
+	cw := cards.NewWriter(out.writers[fCards])
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -153,27 +116,7 @@ func Generate(ctx context.Context, o Options) (Summary, error) {
 	order := make(chan *chunk, 2*o.Workers)
 	// Written chunks give their buffers back for the next ones.
 	free := make(chan [nFiles][]byte, 2*o.Workers+2)
-	go func() {
-		defer close(jobs)
-		defer close(order)
-		for s := 0; s < o.Persons; s += chunkPersons {
-			c := &chunk{start: s, end: min(s+chunkPersons, o.Persons), done: make(chan struct{})}
-			select {
-			case c.buf = <-free:
-			default:
-			}
-			select {
-			case order <- c:
-			case <-ctx.Done():
-				return
-			}
-			select {
-			case jobs <- c:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
+	go feed(ctx, o.Persons, jobs, order, free)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for range o.Workers {
@@ -188,6 +131,117 @@ func Generate(ctx context.Context, o Options) (Summary, error) {
 		}()
 	}
 
+	sum, werr := out.collect(ctx, order, free, cw, o.Progress)
+	if werr == nil && sum.Persons != int64(o.Persons) {
+		werr = ctx.Err()
+		if werr == nil {
+			werr = errors.New("generation stopped early")
+		}
+	}
+	if werr != nil {
+		cancel()
+		for range order { // let the feeder end
+		}
+		out.remove()
+		return sum, fmt.Errorf("gen: %w", werr)
+	}
+	if err := cw.Close(); err != nil {
+		out.remove()
+		return sum, fmt.Errorf("gen: %w", err)
+	}
+	if err := out.commit(o.Dir); err != nil {
+		return sum, fmt.Errorf("gen: %w", err)
+	}
+	err = cards.WriteAtomic(filepath.Join(o.Dir, AsOfFile), func(w io.Writer) error {
+		_, err := io.WriteString(w, o.AsOf.Format(time.DateOnly)+"\n")
+		return err
+	})
+	if err != nil {
+		return sum, fmt.Errorf("gen: %w", err)
+	}
+	return sum, nil
+}
+
+// defaults checks o and fills in what it leaves zero.
+func (o *Options) defaults() error {
+	if o.Persons < 1 {
+		return errors.New("gen: persons must be at least 1")
+	}
+	if o.Persons > maxPersons {
+		return fmt.Errorf("gen: at most %d persons", maxPersons)
+	}
+	if o.Years == 0 {
+		o.Years = DefaultYears
+	}
+	if o.Years < 1 || o.Years > 60 {
+		return errors.New("gen: years must be 1 to 60")
+	}
+	if o.AsOf.IsZero() {
+		o.AsOf, _ = time.Parse(time.DateOnly, DefaultAsOf)
+	}
+	if o.AsOf.Year() < 2006 || o.AsOf.Year() > 2100 {
+		return errors.New("gen: as-of date must be between 2006 and 2100")
+	}
+	if o.Workers <= 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	return nil
+}
+
+// feed cuts persons [0, n) into chunks and hands each to the writer (order)
+// and to a worker (jobs), in that order, with a buffer given back by a
+// written chunk when there is one; it closes both when done or when ctx
+// ends.
+func feed(ctx context.Context, n int, jobs, order chan<- *chunk, free <-chan [nFiles][]byte) {
+	defer close(jobs)
+	defer close(order)
+	for s := 0; s < n; s += chunkPersons {
+		c := &chunk{start: s, end: min(s+chunkPersons, n), done: make(chan struct{})}
+		select {
+		case c.buf = <-free:
+		default:
+		}
+		select {
+		case order <- c:
+		case <-ctx.Done():
+			return
+		}
+		select {
+		case jobs <- c:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// outputs are the files being written, under temporary names in the
+// output directory until commit.
+type outputs struct {
+	files   [nFiles]*os.File
+	writers [nFiles]*bufio.Writer
+}
+
+// createOutputs creates the temporary files, each with its header.
+func createOutputs(dir string) (*outputs, error) {
+	out := &outputs{}
+	for k, name := range outFiles {
+		f, err := os.CreateTemp(dir, "."+name+".*.tmp")
+		if err != nil {
+			out.remove()
+			return nil, err
+		}
+		out.files[k] = f
+		out.writers[k] = bufio.NewWriterSize(f, 1<<18)
+		out.writers[k].WriteString(headers[k])
+	}
+	return out, nil
+}
+
+// collect writes the chunks in their order as the workers fill them,
+// gives their buffers back, and sums them up; it stops at the first error
+// or when ctx ends.
+func (out *outputs) collect(ctx context.Context, order <-chan *chunk, free chan<- [nFiles][]byte, cw *cards.Writer, progress func(int)) (Summary, error) {
+	var sum Summary
 	var werr error
 	for c := range order {
 		select {
@@ -202,7 +256,7 @@ func Generate(ctx context.Context, o Options) (Summary, error) {
 			if k == fCards {
 				continue
 			}
-			if _, err := writers[k].Write(c.buf[k]); err != nil && werr == nil {
+			if _, err := out.writers[k].Write(c.buf[k]); err != nil && werr == nil {
 				werr = err
 			}
 			sum.Bytes += int64(len(c.buf[k]))
@@ -228,56 +282,48 @@ func Generate(ctx context.Context, o Options) (Summary, error) {
 		if werr != nil {
 			break
 		}
-		if o.Progress != nil {
-			o.Progress(int(sum.Persons))
+		if progress != nil {
+			progress(int(sum.Persons))
 		}
 	}
-	if werr == nil && sum.Persons != int64(o.Persons) {
-		werr = ctx.Err()
-		if werr == nil {
-			werr = errors.New("generation stopped early")
-		}
-	}
-	if werr != nil {
-		cancel()
-		for range order { // let the feeder end
-		}
-		cleanup()
-		return sum, fmt.Errorf("gen: %w", werr)
-	}
-	if err := cw.Close(); err != nil {
-		cleanup()
-		return sum, fmt.Errorf("gen: %w", err)
-	}
+	return sum, werr
+}
+
+// commit flushes and closes the files and renames them to their final
+// names in dir (removing them all on an error before the renames).
+func (out *outputs) commit(dir string) error {
 	for k, name := range outFiles {
-		f := files[k]
-		if err := writers[k].Flush(); err != nil {
-			cleanup()
-			return sum, fmt.Errorf("gen: %s: %w", name, err)
+		f := out.files[k]
+		if err := out.writers[k].Flush(); err != nil {
+			out.remove()
+			return fmt.Errorf("%s: %w", name, err)
 		}
 		if err := f.Chmod(0o644); err != nil {
-			cleanup()
-			return sum, fmt.Errorf("gen: %w", err)
+			out.remove()
+			return err
 		}
 		if err := f.Close(); err != nil {
-			cleanup()
-			return sum, fmt.Errorf("gen: %s: %w", name, err)
+			out.remove()
+			return fmt.Errorf("%s: %w", name, err)
 		}
 	}
 	for k, name := range outFiles {
-		if err := os.Rename(files[k].Name(), filepath.Join(o.Dir, name)); err != nil {
-			return sum, fmt.Errorf("gen: %w", err)
+		if err := os.Rename(out.files[k].Name(), filepath.Join(dir, name)); err != nil {
+			return err
 		}
-		files[k] = nil
+		out.files[k] = nil
 	}
-	err := cards.WriteAtomic(filepath.Join(o.Dir, AsOfFile), func(w io.Writer) error {
-		_, err := io.WriteString(w, o.AsOf.Format(time.DateOnly)+"\n")
-		return err
-	})
-	if err != nil {
-		return sum, fmt.Errorf("gen: %w", err)
+	return nil
+}
+
+// remove closes and removes the files not yet renamed.
+func (out *outputs) remove() {
+	for _, f := range out.files {
+		if f != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
 	}
-	return sum, nil
 }
 
 // maxPersons keeps national IDs unique (persons and ghost IDs share the

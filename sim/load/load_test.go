@@ -9,14 +9,14 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/bli/atmgw/gateway/gatewaytest"
+	"github.com/bli/atmgw/internal/leaktest"
+	"github.com/bli/atmgw/internal/testsync"
 	"github.com/bli/atmgw/iso"
 	"github.com/bli/atmgw/sim/cards"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leaktest.Main(m) }
 
 // fake is a partner-facing server that answers sign-ons and treats each
 // 0200 as act says.
@@ -308,14 +308,11 @@ func (c *Config) defaultsForTest() error {
 	return c.defaults()
 }
 
+// waitFor waits until c's snapshot meets cond.
 func waitFor(t *testing.T, cond func(Snapshot) bool, c *Collector) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond(c.Snapshot(time.Now())) {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition never met: %+v", c.Snapshot(time.Now()))
-		}
-		time.Sleep(time.Millisecond)
+	if !testsync.Until(10*time.Second, func() bool { return cond(c.Snapshot(time.Now())) }) {
+		t.Fatalf("condition never met: %+v", c.Snapshot(time.Now()))
 	}
 }
 

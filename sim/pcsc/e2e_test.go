@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bli/atmgw/internal/testsync"
 	"github.com/bli/atmgw/sim/applet"
 	"github.com/bli/atmgw/sim/vpcd"
 )
@@ -373,37 +374,19 @@ func privateNamespace(ctx context.Context) bool {
 	return exec.CommandContext(cctx, "unshare", "--mount", "--propagation", "private", "--", "true").Run() == nil
 }
 
-// syncBuffer collects pcscd's output for the log of a failed test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // pcscdProc is the test's running pcscd: done is closed when it has exited,
 // and err is then its exit.
 type pcscdProc struct {
 	done chan struct{}
 	err  error
-	out  *syncBuffer
+	out  *testsync.Buffer
 }
 
 // startPCSCD starts pcscd and makes sure it is stopped (SIGTERM, then
 // SIGKILL) when the test ends.
 func startPCSCD(t testing.TB, cmd *exec.Cmd) *pcscdProc {
 	t.Helper()
-	out := &syncBuffer{}
+	out := &testsync.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		unavailable(t, "start pcscd: %v", err)

@@ -1,30 +1,19 @@
 package progress
 
 import (
-	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/bli/atmgw/internal/testsync"
 )
 
-type syncBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
 func TestLineDrawsFinalStatus(t *testing.T) {
-	var buf syncBuf
+	var buf testsync.Buffer
 	n := 0
 	l := Start(&buf, time.Hour, func() string { n++; return "done 7/7" })
 	l.Stop()
 	l.Stop() // twice is fine
-	if got := buf.b.String(); got != "\rdone 7/7\n" {
+	if got := buf.String(); got != "\rdone 7/7\n" {
 		t.Errorf("drew %q", got)
 	}
 	if n != 1 {

@@ -2,7 +2,7 @@
 // inquiries with the response codes they should get, echo, sign-off,
 // tampered and malformed frames, and reports each step passed or failed.
 // `atmsim script FILE` runs a file; sim/scenarios/ holds one per decision
-// of contract section 4.
+// of docs/interface.md, section 5.
 //
 // A scenario is YAML:
 //

@@ -21,7 +21,7 @@ type Scenario struct {
 	Path        string `yaml:"-"`
 	Name        string `yaml:"name"`
 	Description string `yaml:"description"`
-	Decision    []int  `yaml:"decisions"` // contract section 4 decisions it covers (informative)
+	Decision    []int  `yaml:"decisions"` // decisions of docs/interface.md section 5 it covers (informative)
 	Institution string `yaml:"institution"`
 	Terminal    string `yaml:"terminal"`
 	MACKey      string `yaml:"mac_key"`

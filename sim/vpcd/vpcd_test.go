@@ -13,12 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
+	"github.com/bli/atmgw/internal/leaktest"
 	"github.com/bli/atmgw/sim/applet"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { leaktest.Main(m) }
 
 func testCard() *applet.Card {
 	key, _ := hex.DecodeString("0123456789ABCDEFFEDCBA9876543210")
