@@ -3,6 +3,9 @@
 // Big5 text fields, carried in frames with a 2-byte big-endian length.
 //
 // It holds
+//   - the one field table (spec.go): per field, its format, its key in logs
+//     and where Message holds it; the codec, Field/Has/Clear, FieldLayout,
+//     the log description and Spec all read it;
 //   - the message spec as data (Spec, a moov-io/iso8583 MessageSpec) and the
 //     codec that implements it: Encode / AppendEncode and Decode, between
 //     packed bytes and Message. Decode returns a partial Message beside its
