@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/bli/atmgw/audit"
 	"github.com/bli/atmgw/card"
 	"github.com/bli/atmgw/iso"
 	"github.com/bli/atmgw/ledger"
@@ -379,22 +380,12 @@ func (h *Handler) decide(ctx context.Context, req *Request, p *Partner) Response
 	return Response{Msg: resp, MACKey: a.key, Decision: "approved", PANHash: a.hash}
 }
 
-func serviceOf(pc string) card.Service {
-	switch pc {
-	case iso.ProcPension:
-		return card.ServicePension
-	case iso.ProcInsurance:
-		return card.ServiceInsurance
-	}
-	return 0
-}
-
 // consult works out decisions 8 to 13 and 16: the service asked, and the
 // first decision that declines (nil: none, and the answer holds the person
 // and the statement).
 func (h *Handler) consult(ctx context.Context, m *iso.Message, p *Partner, hash string, now time.Time) (card.Service, ledger.Answer, *pending) {
 	// 8. Unknown processing code.
-	svc := serviceOf(m.ProcessingCode)
+	svc := iso.ServiceOf(m.ProcessingCode)
 	if svc == 0 {
 		return svc, ledger.Answer{}, &pending{iso.RCInvalidTransaction, textUnknownService, "unknown processing code"}
 	}
@@ -449,7 +440,7 @@ func (h *Handler) audited(ctx context.Context, req *Request, resp Response) Resp
 		return resp
 	}
 	m := req.Msg
-	err := aud.Audit(ctx, AuditRecord{
+	err := aud.Audit(ctx, audit.Record{
 		Time: h.opts.Now(), Institution: m.Institution, Terminal: m.TerminalID, STAN: m.STAN, RRN: m.RRN,
 		Service: serviceLabel(m), PANHash: resp.PANHash, ResponseCode: resp.Msg.ResponseCode, Latency: since(req.Start),
 	})

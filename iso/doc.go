@@ -13,7 +13,8 @@
 //     typed (*FieldError for a bad field, *StructureError for a message that
 //     cannot be walked) and never carry field values;
 //   - framing: ReadFrame, WriteFrame, AppendFrame, MaxFrameLength;
-//   - the constants of the interface: MTIs, processing codes, network
+//   - the constants of the interface: MTIs, processing codes (with
+//     ServiceOf, the one mapping from DE3 to card.Service), network
 //     management codes, response codes (with Describe) and ResponseMTI;
 //   - the DE64 MAC (ANSI X9.19): MAC, SignMAC, VerifyMAC, EncodeMAC;
 //   - DE54 amounts: FormatAmounts, ParseAmounts;

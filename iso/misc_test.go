@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/bli/atmgw/card"
 	"github.com/bli/atmgw/iso"
 )
 
@@ -184,6 +185,17 @@ func TestLogOrder(t *testing.T) {
 	}
 	if n := len(m.LogFields()); n != 22 {
 		t.Errorf("LogFields: %d fields, want 22", n)
+	}
+}
+
+func TestServiceOf(t *testing.T) {
+	for pc, want := range map[string]card.Service{
+		iso.ProcPension: card.ServicePension, iso.ProcInsurance: card.ServiceInsurance,
+		"": 0, "380001": 0, "400000": 0,
+	} {
+		if got := iso.ServiceOf(pc); got != want {
+			t.Errorf("ServiceOf(%q) = %v, want %v", pc, got, want)
+		}
 	}
 }
 
