@@ -156,8 +156,8 @@ func (h *Handler) NetworkManagement(req *Request, current *Partner, peer Peer, b
 			return Response{Msg: resp, Decision: "sign-on: " + why, Close: true}, current
 		}
 		p := h.Partner(m.Institution)
-		if why := h.refusal(p, peer); why != "" {
-			return refuse(why)
+		if why := h.refusal(p, peer); why != admitted {
+			return refuse(why.String())
 		}
 		switch {
 		case current != nil && current.Institution != p.Institution:
@@ -186,18 +186,63 @@ func (h *Handler) NetworkManagement(req *Request, current *Partner, peer Peer, b
 // refusal is why a peer may not be bound to partner p ("": it may): the
 // one rule that a sign-on and a reload (Server.Reload, for the connections
 // already bound) apply.
-func (h *Handler) refusal(p *Partner, peer Peer) string {
+func (h *Handler) refusal(p *Partner, peer Peer) refusal {
 	switch {
 	case p == nil:
-		return "unknown institution"
+		return refusedUnknownInstitution
 	case !peer.Addr.IsValid() || !p.allowed(peer.Addr):
-		return "source address not allowed"
+		return refusedAddress
 	case len(p.CertNames) > 0 && !peer.hasCertName(p.CertNames):
-		return "no client certificate of this partner"
+		return refusedCertificate
 	case h.certBoundElsewhere(peer, p):
+		return refusedCertElsewhere
+	}
+	return admitted
+}
+
+// refusal is why a peer may not be bound to a partner (admitted: it may).
+// Its String is the sign-on's decision ("sign-on: " and it) and, after
+// "reload: ", the close reason of a connection a reload no longer admits.
+type refusal int
+
+const (
+	admitted refusal = iota
+	refusedUnknownInstitution
+	refusedAddress
+	refusedCertificate
+	refusedCertElsewhere
+)
+
+func (r refusal) String() string {
+	switch r {
+	case admitted:
+		return ""
+	case refusedUnknownInstitution:
+		return "unknown institution"
+	case refusedAddress:
+		return "source address not allowed"
+	case refusedCertificate:
+		return "no client certificate of this partner"
+	case refusedCertElsewhere:
 		return "client certificate bound to another partner"
 	}
-	return ""
+	return "refusal " + strconv.Itoa(int(r))
+}
+
+// reloadReason is the close reason of a connection a reload no longer
+// admits for r (closedUnknown when admitted: it stays).
+func (r refusal) reloadReason() closeReason {
+	switch r {
+	case refusedUnknownInstitution:
+		return closedReloadUnknownInstitution
+	case refusedAddress:
+		return closedReloadAddress
+	case refusedCertificate:
+		return closedReloadCertificate
+	case refusedCertElsewhere:
+		return closedReloadCertElsewhere
+	}
+	return closedUnknown
 }
 
 // Partners is the number of partners configured now.

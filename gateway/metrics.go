@@ -146,10 +146,10 @@ func (m *Metrics) opened() {
 	}
 }
 
-func (m *Metrics) closedWith(reason string) {
+func (m *Metrics) closedWith(reason closeReason) {
 	if m != nil {
 		m.open.Dec()
-		m.closed.WithLabelValues(reason).Inc()
+		m.closed.WithLabelValues(reason.String()).Inc()
 	}
 }
 
