@@ -235,13 +235,6 @@ func (s *Server) Reload(partners []Partner, profiles *limits.Book) (int, error) 
 	return closed, nil
 }
 
-// Sessions returns the number of open connections.
-func (s *Server) Sessions() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.sessions)
-}
-
 // connCounts counts the open connections per source address while they are
 // unbound and per institution once signed on, for the caps
 // MaxUnboundPerAddress and MaxConnsPerPartner (0 or less: no cap).

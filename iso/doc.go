@@ -17,7 +17,7 @@
 //     ServiceOf, the one mapping from DE3 to card.Service), network
 //     management codes, response codes (with Describe) and ResponseMTI;
 //   - the DE64 MAC (ANSI X9.19): MAC, SignMAC, VerifyMAC, EncodeMAC;
-//   - DE54 amounts: FormatAmounts, ParseAmounts;
+//   - DE54 amounts: FormatAmounts;
 //   - a safe description of a Message for logs (LogFields,
 //     MarshalLogObject, String), the PAN masked by card.MaskPAN.
 //
