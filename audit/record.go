@@ -9,16 +9,17 @@ import (
 	"unicode/utf8"
 )
 
-// Record is what the audit trail keeps of one answered 0200. It holds the
-// keyed PAN hash, never the PAN.
+// Record is what the audit trail keeps of one answered 0200: the one
+// record type, which the gateway fills (gateway.Auditor) and the Writer
+// stores. It holds the keyed PAN hash, never the PAN.
 type Record struct {
 	ID           string        // unique; Writer.Write assigns one when empty
-	Time         time.Time     // when the answer was queued
+	Time         time.Time     // when the answer was decided, before it was queued
 	Institution  string        // DE32
 	Terminal     string        // DE41
 	STAN         string        // DE11
 	RRN          string        // DE37
-	Service      string        // pension, insurance or other
+	Service      string        // pension, insurance or other (DE3 unknown)
 	PANHash      string        // keyed hash of DE2; empty when DE2 was missing or malformed
 	ResponseCode string        // DE39
 	Latency      time.Duration // request read to answer queued

@@ -5,8 +5,9 @@
 // tracker, the per-card rate limiter, the keyed PAN hash, and the masking
 // used wherever a PAN or national ID could be shown.
 //
-// ParseTLV, AppendTLV and EncodeTLV are a general BER-TLV codec; ParseICC
-// and BuildICC read and write the DE55 the contract asks for. CheckExpiry
+// ParseICC and BuildICC read and write the DE55 the contract asks for
+// (AppendTLV writes one BER-TLV object; the tests hold a general BER-TLV
+// codec as their oracle). CheckExpiry
 // and Validate return sentinel errors that the gateway maps to response
 // codes (ErrBadExpiry 30, ErrExpired 54, ErrNoConsent 14, ErrRevoked and
 // ErrServiceNotConsented 57, ErrPersonMismatch 25); every DE55 error is a

@@ -19,9 +19,6 @@ const (
 	TagPANSequence   Tag = 0x5F34 // PAN sequence number, 1 byte (n2, BCD)
 )
 
-// maxTLVDepth bounds the recursion into constructed templates.
-const maxTLVDepth = 10
-
 // String is the tag in upper-case hex ("9F26").
 func (t Tag) String() string {
 	n := t.size()
@@ -81,12 +78,12 @@ func (t Tag) Valid() bool {
 // TLV is one BER-TLV data object.
 type TLV struct {
 	Tag Tag
-	// Value is the contents. ParseTLV leaves it aliasing its input: copy it
-	// to keep it beyond the input's life.
+	// Value is the contents. The parser leaves it aliasing its input: copy
+	// it to keep it beyond the input's life.
 	Value []byte
-	// Children are the objects inside a constructed object, as ParseTLV
-	// found them. EncodeTLV encodes Children instead of Value when
-	// Children is not empty.
+	// Children are the objects inside a constructed object, as the tests'
+	// general parser (ParseTLV, tlv_oracle_test.go) found them; its
+	// EncodeTLV encodes Children instead of Value when not empty.
 	Children []TLV
 }
 
@@ -98,7 +95,6 @@ var (
 	ErrLengthTruncated  = errors.New("length truncated")
 	ErrLengthForm       = errors.New("unsupported length form (only short, 81 and 82)")
 	ErrValueTruncated   = errors.New("value truncated")
-	ErrTooDeep          = errors.New("templates nested too deep")
 	ErrDuplicateTag     = errors.New("tag present more than once")
 	ErrMissingTag       = errors.New("mandatory tag missing")
 	ErrTagLength        = errors.New("wrong value length")
@@ -137,46 +133,6 @@ func (e *TLVError) Error() string {
 }
 
 func (e *TLVError) Unwrap() error { return e.Err }
-
-// ParseTLV parses a sequence of BER-TLV objects. Tags of several bytes
-// (first byte with the low five bits set, then more bytes while bit 8 is
-// set, up to four bytes in all), short lengths and the long forms 81 and 82
-// are understood; the indefinite form and longer forms are refused.
-// Constructed objects are parsed recursively into Children (their Value
-// keeps the raw contents). '00' bytes between objects are skipped, as EMV
-// Book 3 Annex B allows. Duplicate tags are not an error here (ParseICC
-// refuses them). Values alias b.
-func ParseTLV(b []byte) ([]TLV, error) {
-	return parseTLV(b, 0, 0, true)
-}
-
-// parseTLV parses the objects of b, which starts at offset base of the
-// outermost input; with recurse it parses templates into Children.
-func parseTLV(b []byte, base, depth int, recurse bool) ([]TLV, error) {
-	if depth > maxTLVDepth {
-		return nil, &TLVError{Offset: base, Err: ErrTooDeep}
-	}
-	out := make([]TLV, 0, 8)
-	i := 0
-	for i < len(b) {
-		t, _, next, err := nextTLV(b, i, base)
-		if err != nil {
-			return nil, err
-		}
-		if next < 0 {
-			break
-		}
-		if recurse && t.Tag.Constructed() {
-			t.Children, err = parseTLV(t.Value, base+next-len(t.Value), depth+1, true)
-			if err != nil {
-				return nil, err
-			}
-		}
-		out = append(out, t)
-		i = next
-	}
-	return out, nil
-}
 
 // nextTLV reads the object at b[i:], '00' bytes before it skipped (b starts
 // at offset base of the outermost input): the object (not looked into), the
@@ -274,33 +230,4 @@ func AppendTLV(dst []byte, tag Tag, value []byte) []byte {
 		panic("card: AppendTLV: value of tag " + tag.String() + " longer than 65535 bytes")
 	}
 	return append(dst, value...)
-}
-
-// EncodeTLV encodes objects in order; an object with Children has them
-// encoded as its value (recursively), otherwise Value is used. Panics as
-// AppendTLV does.
-func EncodeTLV(tlvs []TLV) []byte {
-	return appendTLVs(nil, tlvs)
-}
-
-func appendTLVs(dst []byte, tlvs []TLV) []byte {
-	for _, t := range tlvs {
-		v := t.Value
-		if len(t.Children) > 0 {
-			v = appendTLVs(nil, t.Children)
-		}
-		dst = AppendTLV(dst, t.Tag, v)
-	}
-	return dst
-}
-
-// FindTLV returns the first object with the tag among tlvs (not looking
-// inside templates).
-func FindTLV(tlvs []TLV, tag Tag) (TLV, bool) {
-	for _, t := range tlvs {
-		if t.Tag == tag {
-			return t, true
-		}
-	}
-	return TLV{}, false
 }

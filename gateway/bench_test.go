@@ -67,11 +67,8 @@ func (s *benchCardState) Close() {}
 // spoolAuditor hands records to an audit.Writer, as internal/app does.
 type spoolAuditor struct{ w *audit.Writer }
 
-func (a spoolAuditor) Audit(ctx context.Context, r gateway.AuditRecord) error {
-	return a.w.Write(ctx, audit.Record{
-		Time: r.Time, Institution: r.Institution, Terminal: r.Terminal, STAN: r.STAN, RRN: r.RRN,
-		Service: r.Service, PANHash: r.PANHash, ResponseCode: r.ResponseCode, Latency: r.Latency,
-	})
+func (a spoolAuditor) Audit(ctx context.Context, r audit.Record) error {
+	return a.w.Write(ctx, r)
 }
 
 // openSpoolAuditor opens an audit writer on the spool only (no database),

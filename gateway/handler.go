@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/bli/atmgw/audit"
 	"github.com/bli/atmgw/card"
 	"github.com/bli/atmgw/iso"
 	"github.com/bli/atmgw/ledger"
@@ -155,8 +156,8 @@ func (h *Handler) NetworkManagement(req *Request, current *Partner, peer Peer, b
 			return Response{Msg: resp, Decision: "sign-on: " + why, Close: true}, current
 		}
 		p := h.Partner(m.Institution)
-		if why := h.refusal(p, peer); why != "" {
-			return refuse(why)
+		if why := h.refusal(p, peer); why != admitted {
+			return refuse(why.String())
 		}
 		switch {
 		case current != nil && current.Institution != p.Institution:
@@ -185,18 +186,63 @@ func (h *Handler) NetworkManagement(req *Request, current *Partner, peer Peer, b
 // refusal is why a peer may not be bound to partner p ("": it may): the
 // one rule that a sign-on and a reload (Server.Reload, for the connections
 // already bound) apply.
-func (h *Handler) refusal(p *Partner, peer Peer) string {
+func (h *Handler) refusal(p *Partner, peer Peer) refusal {
 	switch {
 	case p == nil:
-		return "unknown institution"
+		return refusedUnknownInstitution
 	case !peer.Addr.IsValid() || !p.allowed(peer.Addr):
-		return "source address not allowed"
+		return refusedAddress
 	case len(p.CertNames) > 0 && !peer.hasCertName(p.CertNames):
-		return "no client certificate of this partner"
+		return refusedCertificate
 	case h.certBoundElsewhere(peer, p):
+		return refusedCertElsewhere
+	}
+	return admitted
+}
+
+// refusal is why a peer may not be bound to a partner (admitted: it may).
+// Its String is the sign-on's decision ("sign-on: " and it) and, after
+// "reload: ", the close reason of a connection a reload no longer admits.
+type refusal int
+
+const (
+	admitted refusal = iota
+	refusedUnknownInstitution
+	refusedAddress
+	refusedCertificate
+	refusedCertElsewhere
+)
+
+func (r refusal) String() string {
+	switch r {
+	case admitted:
+		return ""
+	case refusedUnknownInstitution:
+		return "unknown institution"
+	case refusedAddress:
+		return "source address not allowed"
+	case refusedCertificate:
+		return "no client certificate of this partner"
+	case refusedCertElsewhere:
 		return "client certificate bound to another partner"
 	}
-	return ""
+	return "refusal " + strconv.Itoa(int(r))
+}
+
+// reloadReason is the close reason of a connection a reload no longer
+// admits for r (closedUnknown when admitted: it stays).
+func (r refusal) reloadReason() closeReason {
+	switch r {
+	case refusedUnknownInstitution:
+		return closedReloadUnknownInstitution
+	case refusedAddress:
+		return closedReloadAddress
+	case refusedCertificate:
+		return closedReloadCertificate
+	case refusedCertElsewhere:
+		return closedReloadCertElsewhere
+	}
+	return closedUnknown
 }
 
 // Partners is the number of partners configured now.
@@ -379,22 +425,12 @@ func (h *Handler) decide(ctx context.Context, req *Request, p *Partner) Response
 	return Response{Msg: resp, MACKey: a.key, Decision: "approved", PANHash: a.hash}
 }
 
-func serviceOf(pc string) card.Service {
-	switch pc {
-	case iso.ProcPension:
-		return card.ServicePension
-	case iso.ProcInsurance:
-		return card.ServiceInsurance
-	}
-	return 0
-}
-
 // consult works out decisions 8 to 13 and 16: the service asked, and the
 // first decision that declines (nil: none, and the answer holds the person
 // and the statement).
 func (h *Handler) consult(ctx context.Context, m *iso.Message, p *Partner, hash string, now time.Time) (card.Service, ledger.Answer, *pending) {
 	// 8. Unknown processing code.
-	svc := serviceOf(m.ProcessingCode)
+	svc := iso.ServiceOf(m.ProcessingCode)
 	if svc == 0 {
 		return svc, ledger.Answer{}, &pending{iso.RCInvalidTransaction, textUnknownService, "unknown processing code"}
 	}
@@ -449,7 +485,7 @@ func (h *Handler) audited(ctx context.Context, req *Request, resp Response) Resp
 		return resp
 	}
 	m := req.Msg
-	err := aud.Audit(ctx, AuditRecord{
+	err := aud.Audit(ctx, audit.Record{
 		Time: h.opts.Now(), Institution: m.Institution, Terminal: m.TerminalID, STAN: m.STAN, RRN: m.RRN,
 		Service: serviceLabel(m), PANHash: resp.PANHash, ResponseCode: resp.Msg.ResponseCode, Latency: since(req.Start),
 	})

@@ -18,7 +18,7 @@ import (
 	"github.com/bli/atmgw/iso"
 	"github.com/bli/atmgw/ledger"
 	"github.com/bli/atmgw/ledger/demo"
-	"github.com/bli/atmgw/limits"
+	"github.com/bli/atmgw/sim"
 )
 
 // The demo ledger's cards (ledger/demo/README.md).
@@ -401,8 +401,8 @@ func TestLedgerDown(t *testing.T) {
 	if resp.Msg.ResponseCode != "91" {
 		t.Fatalf("ledger down: %s, want 91", resp.Msg.ResponseCode)
 	}
-	if !strings.Contains(limits.DecodeBig5(resp.Msg.Screen), "系統忙碌中") {
-		t.Errorf("91 screen: %q", limits.DecodeBig5(resp.Msg.Screen))
+	if !strings.Contains(sim.DecodeBig5(resp.Msg.Screen), "系統忙碌中") {
+		t.Errorf("91 screen: %q", sim.DecodeBig5(resp.Msg.Screen))
 	}
 	r.store.down = false
 	if rc := r.do(t, r.request("700", panPost, "380000"), post, "").Msg.ResponseCode; rc != "00" {
@@ -414,7 +414,7 @@ func TestDeclineScreens(t *testing.T) {
 	r := newRig(t)
 	post := r.h.Partner("700")
 	resp := r.do(t, r.request("700", "4700000000000000", "380000"), post, "")
-	if got := limits.DecodeBig5(resp.Msg.Screen); !strings.Contains(got, "未申請勞保局資料查詢服務") {
+	if got := sim.DecodeBig5(resp.Msg.Screen); !strings.Contains(got, "未申請勞保局資料查詢服務") {
 		t.Errorf("14 screen: %q", got)
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/bli/atmgw/iso"
 	"github.com/bli/atmgw/ledger"
 	"github.com/bli/atmgw/limits"
+	"github.com/bli/atmgw/sim"
 )
 
 // docExample is one worked example of section 8: the fields it lists, its
@@ -173,13 +174,14 @@ func fieldValue(m *iso.Message, de string) string {
 	}
 	n, _ := strconv.Atoi(strings.TrimPrefix(de, "DE"))
 	text, b, ok := m.Field(n)
+	_, hexed, _ := iso.FieldLayout(n)
 	switch {
 	case !ok:
 		return "?"
-	case n == 55 || n == 64:
+	case hexed:
 		return strings.ToUpper(hex.EncodeToString(b))
-	case n >= 61 && n <= 63:
-		return limits.DecodeBig5(b)
+	case b != nil:
+		return sim.DecodeBig5(b)
 	}
 	return text
 }
@@ -699,7 +701,7 @@ func TestLayoutDocAmountsEdge(t *testing.T) {
 			{Year: 2024, Month: 8, Kind: ledger.KindEmployer, Unit: "台積電", Amount: 6000},
 			{Year: 2024, Month: 7, Kind: ledger.KindEarnings, Unit: "勞動部", Amount: 812},
 		}}}
-	got := strings.Split(limits.DecodeBig5(limits.Screen(limits.Profile{Columns: 40, Lines: 16}, in)), "\n")
+	got := strings.Split(sim.DecodeBig5(limits.Screen(limits.Profile{Columns: 40, Lines: 16}, in)), "\n")
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("limits draws\n%s\nlayout.md shows\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}

@@ -83,14 +83,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
+// serviceLabel is the service label of a request (metrics, audit records):
+// netmgmt for an 0800, the service of DE3 (card.Service's name: pension,
+// insurance), or other.
 func serviceLabel(msg *iso.Message) string {
-	switch {
-	case msg.MTI == iso.MTINetworkRequest:
+	if msg.MTI == iso.MTINetworkRequest {
 		return "netmgmt"
-	case msg.ProcessingCode == iso.ProcPension:
-		return "pension"
-	case msg.ProcessingCode == iso.ProcInsurance:
-		return "insurance"
+	}
+	if svc := iso.ServiceOf(msg.ProcessingCode); svc != 0 {
+		return svc.String()
 	}
 	return "other"
 }
@@ -145,10 +146,10 @@ func (m *Metrics) opened() {
 	}
 }
 
-func (m *Metrics) closedWith(reason string) {
+func (m *Metrics) closedWith(reason closeReason) {
 	if m != nil {
 		m.open.Dec()
-		m.closed.WithLabelValues(reason).Inc()
+		m.closed.WithLabelValues(reason.String()).Inc()
 	}
 }
 

@@ -164,7 +164,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.beginShutdown()
 	s.mu.Lock()
 	for ss := range s.sessions {
-		ss.drain(reasonShutdown)
+		ss.drain(closedShutdown)
 	}
 	s.mu.Unlock()
 	done := make(chan struct{})
@@ -187,7 +187,7 @@ func (s *Server) Close() error {
 	s.cancel()
 	s.mu.Lock()
 	for ss := range s.sessions {
-		ss.abort(reasonClosed, nil)
+		ss.abort(closedServer, nil)
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
@@ -220,28 +220,19 @@ func (s *Server) Reload(partners []Partner, profiles *limits.Book) (int, error) 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for ss := range s.sessions {
-		why := ""
+		why := closedUnknown
 		if inst := ss.bound.Load(); inst != nil {
-			if r := s.handler.refusal(s.handler.Partner(*inst), ss.peer); r != "" {
-				why = reasonReloadPrefix + r
-			}
+			why = s.handler.refusal(s.handler.Partner(*inst), ss.peer).reloadReason()
 		} else if !s.opts.AdmitStrangers && !s.handler.Welcome(ss.peer.Addr) {
-			why = reasonReloadPrefix + "source outside every partner's networks"
+			why = closedReloadStranger
 		}
-		if why != "" {
+		if why != closedUnknown {
 			closed++
-			ss.log.Info("reload: closing the connection", zap.String("why", why))
+			ss.log.Info("reload: closing the connection", zap.Stringer("why", why))
 			ss.drain(why)
 		}
 	}
 	return closed, nil
-}
-
-// Sessions returns the number of open connections.
-func (s *Server) Sessions() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.sessions)
 }
 
 // connCounts counts the open connections per source address while they are

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime/debug"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,26 +22,68 @@ import (
 	"github.com/bli/atmgw/iso"
 )
 
-// Close reasons, also the label values of atmgw_connections_closed_total.
+// closeReason is why a connection closed. Its String is both the text of
+// the "connection closed" log line and the label value of
+// atmgw_connections_closed_total, which dashboards, alert rules and
+// docs/operations.md name: the texts below never change.
+type closeReason int
+
 const (
-	reasonShutdown       = "shutdown"
-	reasonClosed         = "server closed"
-	reasonTooLarge       = "frame over 4096"
-	reasonIdle           = "idle timeout"
-	reasonFrameTimeout   = "frame timeout"
-	reasonPeerClosed     = "peer closed"
-	reasonPeerMidFrame   = "peer closed inside a frame"
-	reasonBadFrames      = "unparseable frames"
-	reasonReadError      = "read error"
-	reasonWriteError     = "write error"
-	reasonHandshake      = "tls handshake failed"
-	reasonSignOnDeadline = "no sign-on within the deadline"
-	reasonSignOnRefused  = "sign-on refused"
-	reasonPanic          = "panic"
-	// reasonReloadPrefix starts the reason of a connection a reload no
-	// longer admits ("reload: unknown institution", ...).
-	reasonReloadPrefix = "reload: "
+	closedUnknown        closeReason = iota // not recorded yet: the first reason recorded wins
+	closedShutdown                          // graceful shutdown
+	closedServer                            // the server closed it (Close, or closed under the read loop)
+	closedTooLarge                          // a declared frame length over 4096
+	closedIdle                              // no frame within the idle timeout
+	closedFrameTimeout                      // a frame not complete within the frame timeout
+	closedPeer                              // the peer closed it between frames
+	closedPeerMidFrame                      // the peer closed it inside a frame
+	closedBadFrames                         // too many unparseable frames in a row
+	closedReadError                         // another read error
+	closedWriteError                        // a write error
+	closedHandshake                         // the TLS handshake failed
+	closedSignOnDeadline                    // not signed on within the deadline
+	closedSignOnRefused                     // a refused sign-on (05)
+	closedPanic                             // a recovered panic
+	// A reload no longer admits the connection (Server.Reload), for the
+	// refusal of the bound partner, or as a stranger.
+	closedReloadUnknownInstitution
+	closedReloadAddress
+	closedReloadCertificate
+	closedReloadCertElsewhere
+	closedReloadStranger
 )
+
+// closeReasonText is the String of every close reason (the label values of
+// atmgw_connections_closed_total).
+var closeReasonText = [...]string{
+	closedUnknown:                  "",
+	closedShutdown:                 "shutdown",
+	closedServer:                   "server closed",
+	closedTooLarge:                 "frame over 4096",
+	closedIdle:                     "idle timeout",
+	closedFrameTimeout:             "frame timeout",
+	closedPeer:                     "peer closed",
+	closedPeerMidFrame:             "peer closed inside a frame",
+	closedBadFrames:                "unparseable frames",
+	closedReadError:                "read error",
+	closedWriteError:               "write error",
+	closedHandshake:                "tls handshake failed",
+	closedSignOnDeadline:           "no sign-on within the deadline",
+	closedSignOnRefused:            "sign-on refused",
+	closedPanic:                    "panic",
+	closedReloadUnknownInstitution: "reload: " + refusedUnknownInstitution.String(),
+	closedReloadAddress:            "reload: " + refusedAddress.String(),
+	closedReloadCertificate:        "reload: " + refusedCertificate.String(),
+	closedReloadCertElsewhere:      "reload: " + refusedCertElsewhere.String(),
+	closedReloadStranger:           "reload: source outside every partner's networks",
+}
+
+func (r closeReason) String() string {
+	if r < 0 || int(r) >= len(closeReasonText) {
+		return "close reason " + strconv.Itoa(int(r))
+	}
+	return closeReasonText[r]
+}
 
 // sessionEnv is all a session may use of its server: the handler, the
 // options (read only), the metrics, the server's base context (cancelled
@@ -92,7 +135,7 @@ type session struct {
 	draining  atomic.Bool
 	closeOnce sync.Once
 	reasonMu  sync.Mutex
-	reason    string
+	reason    closeReason
 	detail    error
 }
 
@@ -121,15 +164,15 @@ func newSession(env *sessionEnv, log *zap.Logger, c net.Conn, addr netip.Addr, i
 }
 
 // setReason records why the connection closes; the first reason wins.
-func (ss *session) setReason(r string, detail error) {
+func (ss *session) setReason(r closeReason, detail error) {
 	ss.reasonMu.Lock()
-	if ss.reason == "" {
+	if ss.reason == closedUnknown {
 		ss.reason, ss.detail = r, detail
 	}
 	ss.reasonMu.Unlock()
 }
 
-func (ss *session) closeReason() (string, error) {
+func (ss *session) closeReason() (closeReason, error) {
 	ss.reasonMu.Lock()
 	defer ss.reasonMu.Unlock()
 	return ss.reason, ss.detail
@@ -138,14 +181,14 @@ func (ss *session) closeReason() (string, error) {
 // drain makes the read loop stop taking new requests; what is in flight is
 // answered, then the connection closes (graceful shutdown, a refused
 // sign-on, a recovered panic).
-func (ss *session) drain(reason string) {
+func (ss *session) drain(reason closeReason) {
 	ss.setReason(reason, nil)
 	ss.draining.Store(true)
 	ss.conn.SetReadDeadline(time.Now())
 }
 
 // abort closes the connection at once and cancels its context.
-func (ss *session) abort(reason string, detail error) {
+func (ss *session) abort(reason closeReason, detail error) {
 	ss.setReason(reason, detail)
 	ss.closeOnce.Do(func() {
 		ss.conn.Close()
@@ -192,7 +235,7 @@ func (ss *session) armSignOnTimer() {
 	ss.signOnTimer = time.AfterFunc(d, func() {
 		if ss.bound.Load() == nil {
 			ss.env.metrics.refused("sign-on deadline")
-			ss.abort(reasonSignOnDeadline, nil)
+			ss.abort(closedSignOnDeadline, nil)
 		}
 	})
 }
@@ -232,11 +275,11 @@ func (ss *session) run() {
 
 func (ss *session) finish() {
 	ss.stopSignOnTimer()
-	ss.abort(reasonClosed, nil)
+	ss.abort(closedServer, nil)
 	ss.env.counts.release(ss.peer.Addr, ss.bound.Swap(nil))
 	reason, detail := ss.closeReason()
 	ss.env.metrics.closedWith(reason)
-	fields := []zap.Field{zap.String("reason", reason)}
+	fields := []zap.Field{zap.Stringer("reason", reason)}
 	if detail != nil {
 		fields = append(fields, zap.Error(detail))
 	}
@@ -250,7 +293,7 @@ func (ss *session) handshake(tc *tls.Conn) bool {
 	defer cancel()
 	if err := tc.HandshakeContext(ctx); err != nil {
 		ss.env.metrics.refused("tls")
-		ss.setReason(reasonHandshake, err)
+		ss.setReason(closedHandshake, err)
 		return false
 	}
 	st := tc.ConnectionState()
@@ -277,7 +320,7 @@ func (ss *session) readLoop() {
 	defer func() {
 		if v := recover(); v != nil {
 			ss.recovered("read", v)
-			ss.setReason(reasonPanic, nil)
+			ss.setReason(closedPanic, nil)
 		}
 	}()
 	opts := ss.env.opts
@@ -298,7 +341,7 @@ func (ss *session) readLoop() {
 				return
 			}
 			if _, err := br.Peek(1); err != nil {
-				ss.readFailed(err, reasonIdle)
+				ss.readFailed(err, closedIdle)
 				return
 			}
 		}
@@ -313,7 +356,7 @@ func (ss *session) readLoop() {
 				}
 				continue
 			}
-			ss.readFailed(err, reasonFrameTimeout)
+			ss.readFailed(err, closedFrameTimeout)
 			return
 		}
 		start := time.Now()
@@ -335,7 +378,7 @@ func (ss *session) readLoop() {
 			ss.rebind(p)
 			ss.send(req, resp)
 			if resp.Close {
-				ss.drain(reasonSignOnRefused)
+				ss.drain(closedSignOnRefused)
 			}
 		case iso.MTIFinancialRequest:
 			select {
@@ -425,7 +468,7 @@ func (ss *session) inquiry(req *Request, p *Partner) {
 	defer func() {
 		if v := recover(); v != nil {
 			ss.recovered("inquiry", v)
-			ss.drain(reasonPanic)
+			ss.drain(closedPanic)
 			ss.answerUnavailable(req, p)
 		}
 	}()
@@ -443,21 +486,21 @@ func (ss *session) answerUnavailable(req *Request, p *Partner) {
 
 // readFailed records why reading stopped. timeoutReason names a deadline
 // that passed (idle between frames, or frame timeout inside one).
-func (ss *session) readFailed(err error, timeoutReason string) {
+func (ss *session) readFailed(err error, timeoutReason closeReason) {
 	switch {
 	case ss.draining.Load():
 	case errors.Is(err, iso.ErrFrameTooLarge):
-		ss.setReason(reasonTooLarge, nil)
+		ss.setReason(closedTooLarge, nil)
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		ss.setReason(timeoutReason, nil)
 	case errors.Is(err, io.EOF):
-		ss.setReason(reasonPeerClosed, nil)
+		ss.setReason(closedPeer, nil)
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		ss.setReason(reasonPeerMidFrame, nil)
+		ss.setReason(closedPeerMidFrame, nil)
 	case errors.Is(err, net.ErrClosed):
-		ss.setReason(reasonClosed, nil)
+		ss.setReason(closedServer, nil)
 	default:
-		ss.setReason(reasonReadError, err)
+		ss.setReason(closedReadError, err)
 	}
 }
 
@@ -468,7 +511,7 @@ func (ss *session) badFrame(bad int, err error) int {
 	ss.env.metrics.badFrame()
 	ss.log.Debug("unparseable frame", zap.Error(err), zap.Int("in_a_row", bad))
 	if bad >= ss.env.opts.MaxBadFrames {
-		ss.setReason(reasonBadFrames, nil)
+		ss.setReason(closedBadFrames, nil)
 		return -1
 	}
 	return bad
@@ -536,7 +579,7 @@ func (ss *session) writeLoop() {
 	defer func() {
 		if v := recover(); v != nil {
 			ss.recovered("write", v)
-			ss.abort(reasonPanic, nil)
+			ss.abort(closedPanic, nil)
 			for bp := range ss.out { // keep draining so that handlers never block
 				outBufs.Put(bp)
 			}
@@ -564,7 +607,7 @@ func (ss *session) writeLoop() {
 		}
 		if err != nil {
 			failed = true
-			ss.abort(reasonWriteError, err)
+			ss.abort(closedWriteError, err)
 		}
 	}
 	if !failed {

@@ -1,7 +1,5 @@
 package gateway
 
-import "github.com/bli/atmgw/iso"
-
 // Screen texts (DE61) of the answers other than an approved inquiry. Every
 // 0210 carries one; limits.Message fits it to the terminal's screen.
 const (
@@ -22,31 +20,3 @@ const (
 	textUnavailable    = "系統忙碌中，請稍後再試"
 	textBadMTI         = "交易類別錯誤"
 )
-
-// defaultText is the screen text of a response code when the decision has no
-// more specific one.
-func defaultText(rc string) string {
-	switch rc {
-	case iso.RCFormatError:
-		return textFormat
-	case iso.RCInvalidTransaction:
-		return textUnknownService
-	case iso.RCNoConsent:
-		return textNoConsent
-	case iso.RCRecordMismatch:
-		return textMismatch
-	case iso.RCExpiredCard:
-		return textExpired
-	case iso.RCNotPermittedCardholder:
-		return textNotChip
-	case iso.RCNotPermittedTerminal:
-		return textInstitution
-	case iso.RCSecurityViolation:
-		return textMAC
-	case iso.RCFrequencyLimit:
-		return textRate
-	case iso.RCDuplicate:
-		return textDuplicate
-	}
-	return textUnavailable
-}

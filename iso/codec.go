@@ -10,131 +10,32 @@ const hexUpper = "0123456789ABCDEF"
 // errNilMessage is Encode's answer to a nil message.
 var errNilMessage = errors.New("iso: nil message")
 
-// text returns the value of a text field (classes n, an, ans).
-func (m *Message) text(n int) string {
-	switch n {
-	case 2:
-		return m.PAN
-	case 3:
-		return m.ProcessingCode
-	case 7:
-		return m.TransmissionTime
-	case 11:
-		return m.STAN
-	case 12:
-		return m.LocalTime
-	case 13:
-		return m.LocalDate
-	case 14:
-		return m.Expiry
-	case 22:
-		return m.EntryMode
-	case 23:
-		return m.CardSequence
-	case 32:
-		return m.Institution
-	case 37:
-		return m.RRN
-	case 38:
-		return m.AuthID
-	case 39:
-		return m.ResponseCode
-	case 41:
-		return m.TerminalID
-	case 42:
-		return m.CardAcceptor
-	case 54:
-		return m.AdditionalAmounts
-	case 70:
-		return m.NetworkCode
-	}
-	return ""
-}
-
-func (m *Message) setText(n int, s string) {
-	switch n {
-	case 2:
-		m.PAN = s
-	case 3:
-		m.ProcessingCode = s
-	case 7:
-		m.TransmissionTime = s
-	case 11:
-		m.STAN = s
-	case 12:
-		m.LocalTime = s
-	case 13:
-		m.LocalDate = s
-	case 14:
-		m.Expiry = s
-	case 22:
-		m.EntryMode = s
-	case 23:
-		m.CardSequence = s
-	case 32:
-		m.Institution = s
-	case 37:
-		m.RRN = s
-	case 38:
-		m.AuthID = s
-	case 39:
-		m.ResponseCode = s
-	case 41:
-		m.TerminalID = s
-	case 42:
-		m.CardAcceptor = s
-	case 54:
-		m.AdditionalAmounts = s
-	case 70:
-		m.NetworkCode = s
-	}
-}
-
 // Field returns field de of m by its number, from the interface's one
 // field table: the text of a numeric or text field (text), or the bytes of
 // a binary or Big5 field (DE55, DE61-64: b). ok is false for a number the
 // interface does not carry (the MTI is Message.MTI).
 func (m *Message) Field(de int) (text string, b []byte, ok bool) {
-	f, known := contractFormat(de)
+	f := lookup(de)
 	switch {
-	case !known:
+	case f == nil:
 		return "", nil, false
-	case f.class == classHex || f.class == classBig5:
-		return "", m.bytesField(de), true
+	case f.bin != nil:
+		return "", *f.bin(m), true
 	}
-	return m.text(de), nil, true
+	return *f.str(m), nil, true
 }
 
-// bytesField returns the value of a byte field (DE55, DE61-64).
-func (m *Message) bytesField(n int) []byte {
-	switch n {
-	case 55:
-		return m.ICC
-	case 61:
-		return m.Screen
-	case 62:
-		return m.Statement
-	case 63:
-		return m.Receipt
-	case 64:
-		return m.MAC
+// FieldLayout is how field de travels, from the interface's one field
+// table: the number of ASCII digits of its length prefix (0 for a fixed
+// field, 2 for LLVAR, 3 for LLLVAR), and whether Field's bytes go as two
+// upper-case hex digits each (DE55, DE64) rather than as they are (Big5
+// DE61-63). ok is false for a number the interface does not carry.
+func FieldLayout(de int) (prefixDigits int, hex bool, ok bool) {
+	f := lookup(de)
+	if f == nil {
+		return 0, false, false
 	}
-	return nil
-}
-
-func (m *Message) setBytes(n int, b []byte) {
-	switch n {
-	case 55:
-		m.ICC = b
-	case 61:
-		m.Screen = b
-	case 62:
-		m.Statement = b
-	case 63:
-		m.Receipt = b
-	case 64:
-		m.MAC = b
-	}
+	return f.kind.prefixLen(), f.class == classHex, true
 }
 
 // Has reports whether field de is present: its value is not empty. Field 0
@@ -143,29 +44,21 @@ func (m *Message) Has(de int) bool {
 	if de == 0 {
 		return m.MTI != ""
 	}
-	f, ok := contractFormat(de)
-	if !ok {
-		return false
-	}
-	if f.class == classHex || f.class == classBig5 {
-		return len(m.bytesField(de)) > 0
-	}
-	return m.text(de) != ""
+	f := lookup(de)
+	return f != nil && f.wireLen(m) > 0
 }
 
 // Clear removes field de from m (a field the interface does not carry, or
 // the MTI, is left alone): for an answer that must not echo a malformed
 // field.
 func (m *Message) Clear(de int) {
-	f, ok := contractFormat(de)
-	if !ok {
-		return
+	switch f := lookup(de); {
+	case f == nil:
+	case f.bin != nil:
+		*f.bin(m) = nil
+	default:
+		*f.str(m) = ""
 	}
-	if f.class == classHex || f.class == classBig5 {
-		m.setBytes(de, nil)
-		return
-	}
-	m.setText(de, "")
 }
 
 // Recovered reports whether a message returned by Decode, even with an
@@ -173,17 +66,6 @@ func (m *Message) Clear(de int) {
 // not recovered gets no answer (decision 1 of the contract).
 func Recovered(m *Message) bool {
 	return m != nil && m.MTI != "" && m.STAN != ""
-}
-
-// wireLen is the number of characters field n's content takes on the wire.
-func (m *Message) wireLen(n int, f format) int {
-	switch f.class {
-	case classHex:
-		return 2 * len(m.bytesField(n))
-	case classBig5:
-		return len(m.bytesField(n))
-	}
-	return len(m.text(n))
 }
 
 // Encode packs m as partner interface v1 (without the frame's length
@@ -199,6 +81,12 @@ func Encode(m *Message) ([]byte, error) {
 // AppendEncode is Encode appending to dst (which may be reused between
 // messages to avoid allocation). On error dst is returned unchanged.
 func AppendEncode(dst []byte, m *Message) ([]byte, error) {
+	return appendEncode(dst, m, nil)
+}
+
+// appendEncode is AppendEncode with mac, when not nil, packed as DE64 in
+// place of m.MAC (EncodeMAC's placeholder, without copying m).
+func appendEncode(dst []byte, m *Message, mac []byte) ([]byte, error) {
 	if m == nil {
 		return dst, errNilMessage
 	}
@@ -207,16 +95,19 @@ func AppendEncode(dst []byte, m *Message) ([]byte, error) {
 	}
 	var primary, secondary uint64
 	size := 4 + 16
-	for _, n := range contractFields() {
-		f, _ := contractFormat(n)
-		l := m.wireLen(n, f)
+	for i := range contract {
+		f := &contract[i]
+		l := f.wireLen(m)
+		if f.n == 64 && mac != nil {
+			l = 2 * len(mac)
+		}
 		if l == 0 {
 			continue
 		}
-		if err := m.check(n, f, l); err != nil {
+		if err := f.check(m, l); err != nil {
 			return dst, err
 		}
-		if n <= 64 {
+		if n := f.n; n <= 64 {
 			primary |= 1 << (64 - n)
 		} else {
 			secondary |= 1 << (128 - n)
@@ -238,34 +129,53 @@ func AppendEncode(dst []byte, m *Message) ([]byte, error) {
 	if secondary != 0 {
 		out = appendBitmap(out, secondary)
 	}
-	for _, n := range contractFields() {
-		f, _ := contractFormat(n)
-		l := m.wireLen(n, f)
-		if l == 0 {
+	for i := range contract {
+		f := &contract[i]
+		if f.str != nil {
+			v := *f.str(m)
+			if v == "" {
+				continue
+			}
+			out = appendPrefix(out, f.kind, len(v))
+			out = append(out, v...)
 			continue
 		}
-		switch f.kind {
-		case llvar:
-			out = append(out, byte('0'+l/10), byte('0'+l%10))
-		case lllvar:
-			out = append(out, byte('0'+l/100), byte('0'+l/10%10), byte('0'+l%10))
+		v := *f.bin(m)
+		if f.n == 64 && mac != nil {
+			v = mac
 		}
-		switch f.class {
-		case classHex:
-			for _, c := range m.bytesField(n) {
+		if len(v) == 0 {
+			continue
+		}
+		if f.class == classHex {
+			out = appendPrefix(out, f.kind, 2*len(v))
+			for _, c := range v {
 				out = append(out, hexUpper[c>>4], hexUpper[c&0x0F])
 			}
-		case classBig5:
-			out = append(out, m.bytesField(n)...)
-		default:
-			out = append(out, m.text(n)...)
+			continue
 		}
+		out = appendPrefix(out, f.kind, len(v))
+		out = append(out, v...)
 	}
 	return out, nil
 }
 
-// check validates the content of field n for Encode; l is its wire length.
-func (m *Message) check(n int, f format, l int) error {
+// appendPrefix appends the length prefix of a field of kind k whose content
+// is l characters.
+func appendPrefix(out []byte, k lenKind, l int) []byte {
+	switch k {
+	case llvar:
+		out = append(out, byte('0'+l/10), byte('0'+l%10))
+	case lllvar:
+		out = append(out, byte('0'+l/100), byte('0'+l/10%10), byte('0'+l%10))
+	}
+	return out
+}
+
+// check validates the content of field f of m for Encode; l is its wire
+// length.
+func (f *field) check(m *Message, l int) error {
+	n := f.n
 	if f.kind == fixed && l != f.max {
 		if f.class == classHex {
 			return &FieldError{Field: n, Reason: "must be " + strconv.Itoa(f.max/2) + " bytes"}
@@ -275,17 +185,20 @@ func (m *Message) check(n int, f format, l int) error {
 	if l > f.max {
 		return &FieldError{Field: n, Reason: "longer than " + strconv.Itoa(f.max)}
 	}
-	switch f.class {
+	if f.str == nil {
+		return nil
+	}
+	switch v := *f.str(m); f.class {
 	case classN:
-		if !isDigits(m.text(n)) {
+		if !isDigits(v) {
 			return &FieldError{Field: n, Reason: "not all digits"}
 		}
 	case classAN:
-		if !isAN(m.text(n)) {
+		if !isAN(v) {
 			return &FieldError{Field: n, Reason: "not letters, digits and spaces"}
 		}
 	case classANS:
-		if !isANS(m.text(n)) {
+		if !isANS(v) {
 			return &FieldError{Field: n, Reason: "not printable ASCII"}
 		}
 	}
@@ -343,12 +256,22 @@ func Decode(b []byte) (*Message, error) {
 		off += 16
 	}
 	last := 1
+	next := 0 // the first line of the table not yet passed
 	for n := 2; n <= 128; n++ {
 		if !bitSet(primary, secondary, n) {
 			continue
 		}
-		f, known := contractFormat(n)
-		if !known {
+		var def *field
+		for next < len(contract) && contract[next].n < n {
+			next++
+		}
+		if next < len(contract) && contract[next].n == n {
+			def = &contract[next]
+		}
+		var f format
+		if def != nil {
+			f = def.format
+		} else {
 			kind, max, ok := format1987(n)
 			if !ok {
 				return m, joinErrors(append(errs, &StructureError{Field: n, Offset: off, Err: ErrUnsupportedField}))
@@ -360,7 +283,11 @@ func Decode(b []byte) (*Message, error) {
 			return m, joinErrors(append(errs, serr))
 		}
 		off, last = end, n
-		if ferr := decodeField(m, s, n, f, known, start, end); ferr != nil {
+		if def == nil {
+			errs = append(errs, &FieldError{Field: n, Reason: "not a field of partner interface v1"})
+			continue
+		}
+		if ferr := decodeField(m, s, def, start, end); ferr != nil {
 			errs = append(errs, ferr)
 		}
 	}
@@ -370,12 +297,10 @@ func Decode(b []byte) (*Message, error) {
 	return m, joinErrors(errs)
 }
 
-// decodeField checks the content b[start:end] (s is b as a string) of field
-// n and stores it in m. A problem is returned, and the field left empty.
-func decodeField(m *Message, s string, n int, f format, known bool, start, end int) error {
-	if !known {
-		return &FieldError{Field: n, Reason: "not a field of partner interface v1"}
-	}
+// decodeField checks the content s[start:end] (s is the message) of field f
+// and stores it in m. A problem is returned, and the field left empty.
+func decodeField(m *Message, s string, f *field, start, end int) error {
+	n := f.n
 	l := end - start
 	if l > f.max {
 		return &FieldError{Field: n, Reason: "longer than " + strconv.Itoa(f.max)}
@@ -410,13 +335,13 @@ func decodeField(m *Message, s string, n int, f format, known bool, start, end i
 			}
 			out[i] = hi<<4 | lo
 		}
-		m.setBytes(n, out)
+		*f.bin(m) = out
 		return nil
 	case classBig5:
-		m.setBytes(n, []byte(v))
+		*f.bin(m) = []byte(v)
 		return nil
 	}
-	m.setText(n, v)
+	*f.str(m) = v
 	return nil
 }
 

@@ -396,8 +396,9 @@ func TestHasAndRecovered(t *testing.T) {
 	}
 }
 
-// randomMessage makes a message with a random subset of fields, each a
-// random valid value: 0200/0210/0800/0810 shapes and beyond.
+// randomMessage makes a message with a random subset of the fields of the
+// field table, each a random valid value of its format: 0200/0210/0800/0810
+// shapes and beyond.
 func randomMessage(r *rand.Rand) *iso.Message {
 	digits := func(n int) string {
 		b := make([]byte, n)
@@ -430,71 +431,27 @@ func randomMessage(r *rand.Rand) *iso.Message {
 	}
 	maybe := func() bool { return r.IntN(2) == 0 }
 	m := &iso.Message{MTI: digits(4)}
-	if maybe() {
-		m.PAN = digits(1 + r.IntN(19))
-	}
-	if maybe() {
-		m.ProcessingCode = digits(6)
-	}
-	if maybe() {
-		m.TransmissionTime = digits(10)
-	}
-	if maybe() {
-		m.STAN = digits(6)
-	}
-	if maybe() {
-		m.LocalTime = digits(6)
-	}
-	if maybe() {
-		m.LocalDate = digits(4)
-	}
-	if maybe() {
-		m.Expiry = digits(4)
-	}
-	if maybe() {
-		m.EntryMode = digits(3)
-	}
-	if maybe() {
-		m.CardSequence = digits(3)
-	}
-	if maybe() {
-		m.Institution = digits(1 + r.IntN(11))
-	}
-	if maybe() {
-		m.RRN = chars(12, an)
-	}
-	if maybe() {
-		m.AuthID = chars(6, an)
-	}
-	if maybe() {
-		m.ResponseCode = chars(2, an)
-	}
-	if maybe() {
-		m.TerminalID = ans(8)
-	}
-	if maybe() {
-		m.CardAcceptor = ans(15)
-	}
-	if maybe() {
-		m.AdditionalAmounts = chars(1+r.IntN(120), an)
-	}
-	if maybe() {
-		m.ICC = raw(1 + r.IntN(255))
-	}
-	if maybe() {
-		m.Screen = raw(1 + r.IntN(999))
-	}
-	if maybe() {
-		m.Statement = raw(1 + r.IntN(999))
-	}
-	if maybe() {
-		m.Receipt = raw(1 + r.IntN(999))
-	}
-	if maybe() {
-		m.MAC = raw(8)
-	}
-	if maybe() {
-		m.NetworkCode = digits(3)
+	for _, f := range iso.ContractFields() {
+		if !maybe() {
+			continue
+		}
+		l := f.Max
+		if f.Class == "hex" {
+			l /= 2 // bytes
+		}
+		if !f.Fixed {
+			l = 1 + r.IntN(l)
+		}
+		switch f.Class {
+		case "n":
+			m.SetField(f.N, digits(l), nil)
+		case "an":
+			m.SetField(f.N, chars(l, an), nil)
+		case "ans":
+			m.SetField(f.N, ans(l), nil)
+		default:
+			m.SetField(f.N, "", raw(l))
+		}
 	}
 	return m
 }

@@ -1,5 +1,7 @@
 package iso
 
+import "github.com/bli/atmgw/card"
+
 // Message type indicators of partner interface v1.
 const (
 	MTIFinancialRequest  = "0200" // inquiry
@@ -13,6 +15,20 @@ const (
 	ProcPension   = "380000" // labor pension personal account 勞退個人專戶
 	ProcInsurance = "390000" // labor insurance 勞保
 )
+
+// ServiceOf is the service a processing code (DE3) asks for, or 0 for a
+// code the interface does not know: the one mapping from DE3 to
+// card.Service (the gateway's decisions, its metrics and audit label, and
+// the simulator's check of an answer all use it).
+func ServiceOf(pc string) card.Service {
+	switch pc {
+	case ProcPension:
+		return card.ServicePension
+	case ProcInsurance:
+		return card.ServiceInsurance
+	}
+	return 0
+}
 
 // Network management codes (DE70).
 const (

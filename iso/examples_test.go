@@ -87,12 +87,13 @@ func wireValue(m *iso.Message, de string) string {
 	}
 	n, _ := strconv.Atoi(strings.TrimPrefix(de, "DE"))
 	text, b, ok := m.Field(n)
+	_, hexed, _ := iso.FieldLayout(n)
 	switch {
 	case !ok:
 		return "?"
-	case n == 55 || n == 64:
+	case hexed:
 		return strings.ToUpper(hex.EncodeToString(b))
-	case n >= 61 && n <= 63:
+	case b != nil:
 		return string(b)
 	}
 	return text

@@ -66,45 +66,50 @@ func (m *Message) String() string {
 func (m *Message) GoString() string { return "iso.Message{" + m.String() + "}" }
 
 // each calls str for every loggable text field present and num for the
-// lengths of the byte fields present.
+// lengths of the fields logged by length only, as the field table says
+// (contract). The MTI comes first, then DE11 and DE7 (which message, when),
+// then the other text fields and the lengths, in wire order.
 func (m *Message) each(str func(key, val string), num func(key string, n int)) {
-	pairs := [...]struct{ key, val string }{
-		{"mti", m.MTI},
-		{"stan", m.STAN},
-		{"tx_time", m.TransmissionTime},
-		{"pan", card.MaskPAN(m.PAN)},
-		{"proc_code", m.ProcessingCode},
-		{"local_time", m.LocalTime},
-		{"local_date", m.LocalDate},
-		{"entry_mode", m.EntryMode},
-		{"card_seq", m.CardSequence},
-		{"institution", m.Institution},
-		{"rrn", m.RRN},
-		{"auth_id", m.AuthID},
-		{"rc", m.ResponseCode},
-		{"terminal", m.TerminalID},
-		{"acceptor", m.CardAcceptor},
-		{"net_code", m.NetworkCode},
+	if m.MTI != "" {
+		str("mti", m.MTI)
 	}
-	for _, p := range pairs {
-		if p.val != "" {
-			str(p.key, p.val)
+	lead := [...]int{11, 7}
+	for _, n := range lead {
+		m.logField(lookup(n), str, num)
+	}
+	for i := range contract {
+		if f := &contract[i]; f.log != logLen && f.n != lead[0] && f.n != lead[1] {
+			m.logField(f, str, num)
 		}
 	}
-	lens := [...]struct {
-		key string
-		n   int
-	}{
-		{"amounts_len", len(m.AdditionalAmounts)},
-		{"icc_len", len(m.ICC)},
-		{"screen_len", len(m.Screen)},
-		{"statement_len", len(m.Statement)},
-		{"receipt_len", len(m.Receipt)},
-		{"mac_len", len(m.MAC)},
+	for i := range contract {
+		if f := &contract[i]; f.log == logLen {
+			m.logField(f, str, num)
+		}
 	}
-	for _, l := range lens {
-		if l.n > 0 {
-			num(l.key, l.n)
+}
+
+// logField reports field f of m, when present, to str or num as the table
+// says.
+func (m *Message) logField(f *field, str func(key, val string), num func(key string, n int)) {
+	switch f.log {
+	case logText:
+		if v := *f.str(m); v != "" {
+			str(f.key, v)
+		}
+	case logMasked:
+		if v := *f.str(m); v != "" {
+			str(f.key, card.MaskPAN(v))
+		}
+	case logLen:
+		var l int
+		if f.str != nil {
+			l = len(*f.str(m))
+		} else {
+			l = len(*f.bin(m))
+		}
+		if l > 0 {
+			num(f.key, l)
 		}
 	}
 }

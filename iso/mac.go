@@ -50,8 +50,10 @@ func macOffset(b []byte) (int, error) {
 		if !bitSet(primary, 0, n) {
 			continue
 		}
-		f, ok := contractFormat(n)
-		if !ok {
+		var f format
+		if def := lookup(n); def != nil {
+			f = def.format
+		} else {
 			kind, max, ok := format1987(n)
 			if !ok {
 				return 0, &StructureError{Field: n, Offset: off, Err: ErrUnsupportedField}
@@ -142,9 +144,7 @@ func AppendEncodeMAC(dst []byte, m *Message, key []byte) ([]byte, error) {
 	if len(key) != 16 {
 		return dst, ErrMACKey
 	}
-	signed := *m
-	signed.MAC = macPlaceholder[:]
-	out, err := AppendEncode(dst, &signed)
+	out, err := appendEncode(dst, m, macPlaceholder[:])
 	if err != nil {
 		return dst, err
 	}

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/bli/atmgw/card"
 	"github.com/bli/atmgw/iso"
 )
 
@@ -163,6 +164,38 @@ func TestLoggingHidesCardData(t *testing.T) {
 	var nilMsg *iso.Message
 	if nilMsg.LogFields() != nil || nilMsg.String() != "<nil>" {
 		t.Error("nil message")
+	}
+}
+
+// TestLogOrder: a message with every field logs them in the same order and
+// form as ever (keys, masking, lengths): the MTI, DE11 and DE7, the other
+// text fields in wire order, then the lengths; never DE14.
+func TestLogOrder(t *testing.T) {
+	m := &iso.Message{MTI: "0210", PAN: "4700123456789014", ProcessingCode: "380000", TransmissionTime: "1124153010",
+		STAN: "000005", LocalTime: "153010", LocalDate: "1124", Expiry: "3012", EntryMode: "051", CardSequence: "001",
+		Institution: "812", RRN: "261124000005", AuthID: "00012A", ResponseCode: "00", TerminalID: "ATM81201",
+		CardAcceptor: "BLIQUERY0000001", AdditionalAmounts: "0123", ICC: []byte{1, 2, 3}, Screen: []byte("ab"),
+		Statement: []byte("cde"), Receipt: []byte("fghi"), MAC: make([]byte, 8), NetworkCode: "001"}
+	want := `mti="0210" stan="000005" tx_time="1124153010" pan="470012******9014" proc_code="380000" ` +
+		`local_time="153010" local_date="1124" entry_mode="051" card_seq="001" institution="812" ` +
+		`rrn="261124000005" auth_id="00012A" rc="00" terminal="ATM81201" acceptor="BLIQUERY0000001" ` +
+		`net_code="001" amounts_len=4 icc_len=3 screen_len=2 statement_len=3 receipt_len=4 mac_len=8`
+	if got := m.String(); got != want {
+		t.Errorf("String:\n got %s\nwant %s", got, want)
+	}
+	if n := len(m.LogFields()); n != 22 {
+		t.Errorf("LogFields: %d fields, want 22", n)
+	}
+}
+
+func TestServiceOf(t *testing.T) {
+	for pc, want := range map[string]card.Service{
+		iso.ProcPension: card.ServicePension, iso.ProcInsurance: card.ServiceInsurance,
+		"": 0, "380001": 0, "400000": 0,
+	} {
+		if got := iso.ServiceOf(pc); got != want {
+			t.Errorf("ServiceOf(%q) = %v, want %v", pc, got, want)
+		}
 	}
 }
 

@@ -5,7 +5,7 @@ import (
 
 	"github.com/moov-io/iso8583"
 	"github.com/moov-io/iso8583/encoding"
-	"github.com/moov-io/iso8583/field"
+	moovfield "github.com/moov-io/iso8583/field"
 	"github.com/moov-io/iso8583/prefix"
 )
 
@@ -49,61 +49,85 @@ type format struct {
 	name  string
 }
 
-// contractFields lists, in wire order, the fields of partner interface v1.
-func contractFields() [22]int {
-	return [22]int{2, 3, 7, 11, 12, 13, 14, 22, 23, 32, 37, 38, 39, 41, 42, 54, 55, 61, 62, 63, 64, 70}
+// logAs is how logs (LogFields, MarshalLogObject, String) show a field.
+type logAs uint8
+
+const (
+	logNever  logAs = iota // not at all (DE14: the card expiry)
+	logText                // its text
+	logMasked              // its text through card.MaskPAN (DE2)
+	logLen                 // its length only (personal data, bytes)
+)
+
+// field is one field of partner interface v1: its number, its format
+// (contract section 3), its key in logs and how logs show it, and where a
+// Message holds it: str for a text field (classes n, an, ans), bin for a
+// byte field (classHex, classBig5); exactly one of them is set.
+type field struct {
+	n int
+	format
+	key string
+	log logAs
+	str func(*Message) *string
+	bin func(*Message) *[]byte
 }
 
-// contractFormat is the format of field n in partner interface v1; ok is
-// false for a field the interface does not carry.
-func contractFormat(n int) (f format, ok bool) {
-	switch n {
-	case 2:
-		return format{llvar, 19, classN, "primary account number"}, true
-	case 3:
-		return format{fixed, 6, classN, "processing code"}, true
-	case 7:
-		return format{fixed, 10, classN, "transmission date and time"}, true
-	case 11:
-		return format{fixed, 6, classN, "systems trace audit number"}, true
-	case 12:
-		return format{fixed, 6, classN, "local time"}, true
-	case 13:
-		return format{fixed, 4, classN, "local date"}, true
-	case 14:
-		return format{fixed, 4, classN, "card expiry"}, true
-	case 22:
-		return format{fixed, 3, classN, "POS entry mode"}, true
-	case 23:
-		return format{fixed, 3, classN, "card sequence number"}, true
-	case 32:
-		return format{llvar, 11, classN, "acquiring institution code"}, true
-	case 37:
-		return format{fixed, 12, classAN, "retrieval reference number"}, true
-	case 38:
-		return format{fixed, 6, classAN, "authorization id"}, true
-	case 39:
-		return format{fixed, 2, classAN, "response code"}, true
-	case 41:
-		return format{fixed, 8, classANS, "terminal id"}, true
-	case 42:
-		return format{fixed, 15, classANS, "card acceptor id"}, true
-	case 54:
-		return format{lllvar, 120, classAN, "additional amounts"}, true
-	case 55:
-		return format{lllvar, 510, classHex, "ICC data"}, true
-	case 61:
-		return format{lllvar, 999, classBig5, "screen text"}, true
-	case 62:
-		return format{lllvar, 999, classBig5, "statement data"}, true
-	case 63:
-		return format{lllvar, 999, classBig5, "receipt text"}, true
-	case 64:
-		return format{fixed, 16, classHex, "MAC"}, true
-	case 70:
-		return format{fixed, 3, classN, "network management code"}, true
+// contract is the one field table of partner interface v1, in wire order:
+// the codec (Encode, Decode, the MAC's walk), Field/Has/Clear, the log
+// description and Spec all read it. A new Message field is one line here
+// (TestFieldTable checks that every Message field has its line). Read only.
+var contract = [...]field{
+	{2, format{llvar, 19, classN, "primary account number"}, "pan", logMasked, func(m *Message) *string { return &m.PAN }, nil},
+	{3, format{fixed, 6, classN, "processing code"}, "proc_code", logText, func(m *Message) *string { return &m.ProcessingCode }, nil},
+	{7, format{fixed, 10, classN, "transmission date and time"}, "tx_time", logText, func(m *Message) *string { return &m.TransmissionTime }, nil},
+	{11, format{fixed, 6, classN, "systems trace audit number"}, "stan", logText, func(m *Message) *string { return &m.STAN }, nil},
+	{12, format{fixed, 6, classN, "local time"}, "local_time", logText, func(m *Message) *string { return &m.LocalTime }, nil},
+	{13, format{fixed, 4, classN, "local date"}, "local_date", logText, func(m *Message) *string { return &m.LocalDate }, nil},
+	{14, format{fixed, 4, classN, "card expiry"}, "", logNever, func(m *Message) *string { return &m.Expiry }, nil},
+	{22, format{fixed, 3, classN, "POS entry mode"}, "entry_mode", logText, func(m *Message) *string { return &m.EntryMode }, nil},
+	{23, format{fixed, 3, classN, "card sequence number"}, "card_seq", logText, func(m *Message) *string { return &m.CardSequence }, nil},
+	{32, format{llvar, 11, classN, "acquiring institution code"}, "institution", logText, func(m *Message) *string { return &m.Institution }, nil},
+	{37, format{fixed, 12, classAN, "retrieval reference number"}, "rrn", logText, func(m *Message) *string { return &m.RRN }, nil},
+	{38, format{fixed, 6, classAN, "authorization id"}, "auth_id", logText, func(m *Message) *string { return &m.AuthID }, nil},
+	{39, format{fixed, 2, classAN, "response code"}, "rc", logText, func(m *Message) *string { return &m.ResponseCode }, nil},
+	{41, format{fixed, 8, classANS, "terminal id"}, "terminal", logText, func(m *Message) *string { return &m.TerminalID }, nil},
+	{42, format{fixed, 15, classANS, "card acceptor id"}, "acceptor", logText, func(m *Message) *string { return &m.CardAcceptor }, nil},
+	{54, format{lllvar, 120, classAN, "additional amounts"}, "amounts_len", logLen, func(m *Message) *string { return &m.AdditionalAmounts }, nil},
+	{55, format{lllvar, 510, classHex, "ICC data"}, "icc_len", logLen, nil, func(m *Message) *[]byte { return &m.ICC }},
+	{61, format{lllvar, 999, classBig5, "screen text"}, "screen_len", logLen, nil, func(m *Message) *[]byte { return &m.Screen }},
+	{62, format{lllvar, 999, classBig5, "statement data"}, "statement_len", logLen, nil, func(m *Message) *[]byte { return &m.Statement }},
+	{63, format{lllvar, 999, classBig5, "receipt text"}, "receipt_len", logLen, nil, func(m *Message) *[]byte { return &m.Receipt }},
+	{64, format{fixed, 16, classHex, "MAC"}, "mac_len", logLen, nil, func(m *Message) *[]byte { return &m.MAC }},
+	{70, format{fixed, 3, classN, "network management code"}, "net_code", logText, func(m *Message) *string { return &m.NetworkCode }, nil},
+}
+
+// lookup is field n's line in the table, or nil for a field partner
+// interface v1 does not carry.
+func lookup(n int) *field {
+	lo, hi := 0, len(contract)
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		switch {
+		case contract[mid].n == n:
+			return &contract[mid]
+		case contract[mid].n < n:
+			lo = mid + 1
+		default:
+			hi = mid
+		}
 	}
-	return format{}, false
+	return nil
+}
+
+// wireLen is the number of characters f's content in m takes on the wire.
+func (f *field) wireLen(m *Message) int {
+	switch {
+	case f.str != nil:
+		return len(*f.str(m))
+	case f.class == classHex:
+		return 2 * len(*f.bin(m))
+	}
+	return len(*f.bin(m))
 }
 
 // format1987 is the ISO 8583:1987 ASCII layout of a field the partner
@@ -208,22 +232,22 @@ func format1987(n int) (kind lenKind, max int, ok bool) {
 // Field content rules moov does not express (digits only in n fields, hex
 // digits in DE55/DE64) are checked by Encode and Decode, not by moov.
 func Spec() *iso8583.MessageSpec {
-	fields := map[int]field.Field{
-		0: field.NewString(&field.Spec{
+	fields := map[int]moovfield.Field{
+		0: moovfield.NewString(&moovfield.Spec{
 			Length:      4,
 			Description: "Message Type Indicator",
 			Enc:         encoding.ASCII,
 			Pref:        prefix.ASCII.Fixed,
 		}),
-		1: field.NewBitmap(&field.Spec{
+		1: moovfield.NewBitmap(&moovfield.Spec{
 			Length:      8,
 			Description: "Bitmap",
 			Enc:         encoding.BytesToASCIIHex,
 			Pref:        prefix.Hex.Fixed,
 		}),
 	}
-	for _, n := range contractFields() {
-		f, _ := contractFormat(n)
+	for i := range contract {
+		n, f := contract[i].n, contract[i].format
 		var pref prefix.Prefixer
 		switch f.kind {
 		case fixed:
@@ -237,7 +261,7 @@ func Spec() *iso8583.MessageSpec {
 		if f.class == classBig5 {
 			enc = encoding.Binary // Big5 bytes are above 0x7F: ASCII would refuse them
 		}
-		fields[n] = field.NewString(&field.Spec{
+		fields[n] = moovfield.NewString(&moovfield.Spec{
 			Length:      f.max,
 			Description: fmt.Sprintf("DE%d %s", n, f.name),
 			Enc:         enc,

@@ -96,11 +96,6 @@ func Coverage(events []InsuranceRow) Cover {
 	return coverageSorted(evs)
 }
 
-// SeniorityDays is Coverage(events).Days(asOf).
-func SeniorityDays(events []InsuranceRow, asOf time.Time) int {
-	return Coverage(events).Days(asOf)
-}
-
 type span struct{ from, to int } // days [from, to)
 
 func coverageSorted(evs []InsuranceRow) Cover {

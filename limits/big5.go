@@ -1,7 +1,6 @@
 package limits
 
 import (
-	"strings"
 	"sync"
 	"unicode/utf8"
 
@@ -107,15 +106,6 @@ func (t *big5Table) code(r rune) uint16 {
 	return 0
 }
 
-// runeOf decodes one CP950 double-byte code; ok is false outside CP950.
-func (t *big5Table) runeOf(lead, trail byte) (rune, bool) {
-	if !inCP950(lead, trail) {
-		return 0, false
-	}
-	r := t.dec[int(lead-0xA1)*157+trailIndex(trail)]
-	return rune(r), r != 0
-}
-
 // runeWidth is the number of columns (and Big5 bytes) a rune of a UTF-8
 // string takes: 1 for ASCII, 2 for anything else (a Big5 double-byte
 // character, or ？ when it has none). An invalid UTF-8 byte decodes as
@@ -128,7 +118,7 @@ func runeWidth(r rune) int {
 }
 
 // Width is the number of columns s takes on a screen or receipt once
-// encoded, which is also the length of EncodeBig5(s): one per ASCII
+// encoded, which is also the length of its Big5 form: one per ASCII
 // character, two per other character (each invalid UTF-8 byte counts as a
 // character).
 func Width(s string) int {
@@ -164,15 +154,6 @@ func fitLen(s string, columns int) (n, width int) {
 	return n, width
 }
 
-// Fit returns the longest prefix of s that takes at most columns columns.
-// It cuts only between characters, so a double-byte character is never
-// split; a character of two columns that would straddle the limit is left
-// out whole.
-func Fit(s string, columns int) string {
-	n, _ := fitLen(s, columns)
-	return s[:n]
-}
-
 // TruncateBig5 returns the longest prefix of the Big5 bytes b that is at
 // most n bytes long and does not end inside a double-byte character.
 func TruncateBig5(b []byte, n int) []byte {
@@ -204,57 +185,4 @@ func (t *big5Table) appendRune(b []byte, r rune) []byte {
 		c = qmark
 	}
 	return append(b, byte(c>>8), byte(c))
-}
-
-// EncodeBig5 encodes a UTF-8 string as Big5 (CP950). Every character with
-// no CP950 form, and every invalid UTF-8 byte, becomes ？ (A148, two
-// columns like the character it stands for), so it never fails and
-// len(EncodeBig5(s)) == Width(s). ASCII bytes, control characters
-// included, are copied as they are.
-func EncodeBig5(s string) []byte {
-	t := cp950()
-	b := make([]byte, 0, Width(s))
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			b = append(b, c)
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		b = t.appendRune(b, r)
-		i += size
-	}
-	return b
-}
-
-// DecodeBig5 decodes Big5 (CP950) bytes to UTF-8, for the simulator and
-// for tests. A byte pair outside CP950, a cut character or a stray byte
-// decodes as U+FFFD.
-func DecodeBig5(b []byte) string {
-	t := cp950()
-	var sb strings.Builder
-	sb.Grow(len(b) * 3 / 2)
-	for i := 0; i < len(b); {
-		c := b[i]
-		if c < 0x80 {
-			sb.WriteByte(c)
-			i++
-			continue
-		}
-		if i+1 < len(b) {
-			if r, ok := t.runeOf(c, b[i+1]); ok {
-				sb.WriteRune(r)
-				i += 2
-				continue
-			}
-			if tr := b[i+1]; c >= 0x81 && c <= 0xFE && ((tr >= 0x40 && tr <= 0x7E) || (tr >= 0xA1 && tr <= 0xFE)) {
-				sb.WriteRune(utf8.RuneError) // a well-formed pair outside CP950
-				i += 2
-				continue
-			}
-		}
-		sb.WriteRune(utf8.RuneError)
-		i++
-	}
-	return sb.String()
 }

@@ -14,20 +14,22 @@
 // There is no separate table of minimums; MinLines and MinimumPair (the
 // floor Lookup answers for unknown terminals) are computed the same way.
 //
-// Big5: texts are Big5 as code page 950 has it. EncodeBig5 turns every
+// Big5: texts are Big5 as code page 950 has it. The layout writes every
 // character CP950 does not have (𠀋, emoji, 堃, 犇, ①, and the Hong Kong
 // HKSCS characters other Big5 tables put in CP950's user-defined areas)
 // into ？, so it never fails; Width measures a UTF-8 string in columns
-// (ASCII 1, anything else 2, which is also its length in Big5); Fit and
-// TruncateBig5 shorten without cutting a character; DecodeBig5 and Check
-// read texts back. The CP950 table is built once, on first use, from
-// golang.org/x/text's Big5 decoder and is read-only afterwards.
+// (ASCII 1, anything else 2, which is also its length in Big5);
+// TruncateBig5 shortens without cutting a character. The CP950 table is
+// built once, on first use, from golang.org/x/text's Big5 decoder and is
+// read-only afterwards. The tests read texts back with their own helpers
+// (oracle_test.go: DecodeBig5, Check, ParseStatement); the simulator has
+// its own readers.
 //
 // Layout: Screen and Receipt render an approved inquiry (Inquiry) for a
 // profile, Message a decline or other short text, Statement the fixed-width
-// DE62 and ParseStatement reads it back. Lines are separated by LF with no
-// LF after the last. A line never exceeds the profile's columns, a text
-// never exceeds its lines nor MaxText bytes, a character is never cut, and
+// DE62. Lines are separated by LF with no LF after the last. A line never
+// exceeds the profile's columns, a text never exceeds its lines nor
+// MaxText bytes, a character is never cut, and
 // amounts, dates and identifiers are written whole or not at all; within
 // those limits an approved answer always shows the masked name (MaskName),
 // the as-of date, every row and the totals. On narrow profiles a labelled

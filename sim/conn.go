@@ -112,9 +112,6 @@ func NewConn(nc net.Conn, o ConnOptions) *Conn {
 	return c
 }
 
-// Institution is the connection's DE32.
-func (c *Conn) Institution() string { return c.opts.Institution }
-
 // MACKey is the connection's MAC key (nil: none).
 func (c *Conn) MACKey() []byte { return c.opts.MACKey }
 

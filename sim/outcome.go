@@ -64,7 +64,7 @@ func Examine(req *iso.Message, r *Response, pair Pair, havePair bool) *Outcome {
 	for _, p := range o.Receipt.Problems {
 		bad("receipt (DE63): %s", p)
 	}
-	pension := req.ProcessingCode == iso.ProcPension
+	pension := iso.ServiceOf(req.ProcessingCode) == card.ServicePension
 	if m.ResponseCode != "00" {
 		if len(m.Statement) > 0 || len(m.Receipt) > 0 || m.AdditionalAmounts != "" || m.AuthID != "" {
 			bad("a decline carries DE38, DE54, DE62 or DE63 (only an approval does)")

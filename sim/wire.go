@@ -13,53 +13,42 @@ import (
 // scenario tampers with to make malformed requests, which iso.Encode (rightly)
 // refuses to pack. Pack writes whatever the fields hold, with correct
 // bitmaps and length prefixes.
+//
+// Which fields the contract carries, their length prefixes and which bytes
+// travel as hex come from iso's one field table (iso.FieldLayout,
+// Message.Field). Pack itself is deliberately a second packer, apart from
+// iso.Encode: it writes what Encode refuses, and the tests check that the
+// two agree byte for byte on valid messages.
 type Wire struct {
 	MTI    string
 	Fields map[int]string // DE → wire characters (hex digits for DE55 and DE64, raw bytes for DE61-63)
 }
 
-// wireKind is how a contract field's length travels: 0 fixed, 2 LLVAR, 3 LLLVAR.
-var wireKind = map[int]int{
-	2: 2, 3: 0, 7: 0, 11: 0, 12: 0, 13: 0, 14: 0, 22: 0, 23: 0, 32: 2, 37: 0, 38: 0,
-	39: 0, 41: 0, 42: 0, 54: 3, 55: 3, 61: 3, 62: 3, 63: 3, 64: 0, 70: 0,
-}
-
 // WireField reports whether the contract carries field de (Pack can write it).
 func WireField(de int) bool {
-	_, ok := wireKind[de]
+	_, _, ok := iso.FieldLayout(de)
 	return ok
 }
 
 // WireOf turns a message into its wire fields.
 func WireOf(m *iso.Message) Wire {
 	w := Wire{MTI: m.MTI, Fields: map[int]string{}}
-	set := func(de int, v string) {
-		if v != "" {
-			w.Fields[de] = v
+	for de := 2; de <= 128; de++ {
+		_, hexed, ok := iso.FieldLayout(de)
+		if !ok {
+			continue
+		}
+		text, b, _ := m.Field(de)
+		switch {
+		case hexed:
+			text = strings.ToUpper(hex.EncodeToString(b))
+		case b != nil:
+			text = string(b)
+		}
+		if text != "" {
+			w.Fields[de] = text
 		}
 	}
-	set(2, m.PAN)
-	set(3, m.ProcessingCode)
-	set(7, m.TransmissionTime)
-	set(11, m.STAN)
-	set(12, m.LocalTime)
-	set(13, m.LocalDate)
-	set(14, m.Expiry)
-	set(22, m.EntryMode)
-	set(23, m.CardSequence)
-	set(32, m.Institution)
-	set(37, m.RRN)
-	set(38, m.AuthID)
-	set(39, m.ResponseCode)
-	set(41, m.TerminalID)
-	set(42, m.CardAcceptor)
-	set(54, m.AdditionalAmounts)
-	set(55, strings.ToUpper(hex.EncodeToString(m.ICC)))
-	set(61, string(m.Screen))
-	set(62, string(m.Statement))
-	set(63, string(m.Receipt))
-	set(64, strings.ToUpper(hex.EncodeToString(m.MAC)))
-	set(70, m.NetworkCode)
 	return w
 }
 
@@ -89,11 +78,8 @@ func (w Wire) Pack() []byte {
 	}
 	for _, de := range des {
 		v := w.Fields[de]
-		switch wireKind[de] {
-		case 2:
-			fmt.Fprintf(&b, "%02d", len(v))
-		case 3:
-			fmt.Fprintf(&b, "%03d", len(v))
+		if digits, _, _ := iso.FieldLayout(de); digits > 0 {
+			fmt.Fprintf(&b, "%0*d", digits, len(v))
 		}
 		b.WriteString(v)
 	}

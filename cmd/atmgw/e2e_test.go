@@ -20,6 +20,7 @@ import (
 	"github.com/bli/atmgw/internal/testledger"
 	"github.com/bli/atmgw/iso"
 	"github.com/bli/atmgw/ledger/pgtest"
+	"github.com/bli/atmgw/sim"
 )
 
 // atmgwBin is the atmgw built once for the tests of this package.
@@ -186,13 +187,14 @@ func TestEndToEnd(t *testing.T) {
 
 	// 17: approved, with totals over all rows.
 	r := expect(t, c, e.inquiry("700", testledger.PanOK, "380000"), nil, "00")
-	contrib, earn, err := iso.ParseAmounts(r.AdditionalAmounts)
+	amounts, err := sim.ParseAmounts(r.AdditionalAmounts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// employer 3000+3000+3600+3600, voluntary 1500, settlement 100000, adjustment -200; earnings 812.
-	if contrib != 114500 || earn != 812 {
-		t.Errorf("DE54 totals %d/%d, want 114500/812", contrib, earn)
+	if len(amounts) != 2 || amounts[0].Type != iso.AmountContribution || amounts[0].Value != 114500 ||
+		amounts[1].Type != iso.AmountEarnings || amounts[1].Value != 812 {
+		t.Errorf("DE54 totals %+v, want 90: 114500, 91: 812", amounts)
 	}
 	if r.Statement[0] != 'P' || r.Statement[1] != '6' {
 		t.Errorf("DE62 starts %q, want P6", r.Statement[:2])

@@ -69,9 +69,6 @@ func openAudit(ctx context.Context, cfg *config.Config, log *zap.Logger, reg pro
 // the writer's error, which tells the gateway not to disclose the answer.
 type auditor struct{ w *audit.Writer }
 
-func (a auditor) Audit(ctx context.Context, r gateway.AuditRecord) error {
-	return a.w.Write(ctx, audit.Record{
-		Time: r.Time, Institution: r.Institution, Terminal: r.Terminal, STAN: r.STAN, RRN: r.RRN,
-		Service: r.Service, PANHash: r.PANHash, ResponseCode: r.ResponseCode, Latency: r.Latency,
-	})
+func (a auditor) Audit(ctx context.Context, r audit.Record) error {
+	return a.w.Write(ctx, r)
 }

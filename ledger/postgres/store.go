@@ -199,11 +199,6 @@ type warmError struct {
 func (e *warmError) Error() string { return e.msg }
 func (e *warmError) Unwrap() error { return e.err }
 
-// NewStore makes a Store of a pool the caller made (Close closes it).
-func NewStore(pool *Pool) *Store {
-	return &Store{pool: pool, readers: startReaders(pool, defaultReaders(pool.Config().MaxConns))}
-}
-
 // Pool is the connection pool (for Migrate and Load).
 func (s *Store) Pool() *Pool { return s.pool }
 

@@ -8,9 +8,6 @@ import (
 // aid is the applet's application identifier; see the package comment.
 const aid = "\xF0BLIATM\x01"
 
-// AID returns the applet's application identifier, F0424C4941544D01.
-func AID() []byte { return []byte(aid) }
-
 // label is the application label (tag 50) in the FCI.
 const label = "BLI ATM"
 

@@ -29,10 +29,6 @@ func Demo() *File {
 	return f
 }
 
-// DemoJSON returns the bytes of demo.json (to write a card file a user can
-// then change).
-func DemoJSON() []byte { return append([]byte(nil), demoJSON...) }
-
 // Services that a card's Expect map may name.
 const (
 	Pension   = "pension"
@@ -287,9 +283,6 @@ func (cw *Writer) Close() error {
 	cw.err = cw.w.Flush()
 	return cw.err
 }
-
-// Count is the number of cards written.
-func (cw *Writer) Count() int { return cw.n }
 
 // Save writes the file to path atomically: a temporary file beside it,
 // synced, then renamed over it.

@@ -405,20 +405,6 @@ func idCheckDigit(id []byte) int {
 	return (10 - sum%10) % 10
 }
 
-// ValidNationalID reports whether id is a well-formed national ID with a
-// correct check digit.
-func ValidNationalID(id string) bool {
-	if len(id) != 10 || id[0] < 'A' || id[0] > 'Z' || (id[1] != '1' && id[1] != '2') {
-		return false
-	}
-	for i := 1; i < 10; i++ {
-		if id[i] < '0' || id[i] > '9' {
-			return false
-		}
-	}
-	return idCheckDigit([]byte(id)) == int(id[9]-'0')
-}
-
 // pan returns the PAN of card number k (unique over k) at an institution,
 // with a Luhn check digit.
 func (g *model) pan(institution string, k int64) string {
@@ -443,14 +429,6 @@ func luhnDigit(digits string) int {
 		double = !double
 	}
 	return (10 - sum%10) % 10
-}
-
-// LuhnValid reports whether a number passes the Luhn check.
-func LuhnValid(number string) bool {
-	if len(number) < 2 {
-		return false
-	}
-	return luhnDigit(number[:len(number)-1]) == int(number[len(number)-1]-'0')
 }
 
 func unitName(r *rand.Rand) string {

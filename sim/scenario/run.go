@@ -35,9 +35,6 @@ type Result struct {
 	ATCs map[string]uint16
 }
 
-// OK reports whether every step passed.
-func (r *Result) OK() bool { return r.Failed == 0 }
-
 // StepResult is one step (one repetition of a repeated step).
 type StepResult struct {
 	N      int

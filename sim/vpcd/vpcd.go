@@ -29,10 +29,6 @@ const (
 // to the last historical byte).
 const atr = "\x3B\x89\x80\x01" + "ATMGW-SIM" + "\x3A"
 
-// ATR returns the answer to reset of the virtual card: 3B 89 80 01 followed
-// by the historical bytes "ATMGW-SIM" and the check byte (T=0 and T=1).
-func ATR() []byte { return []byte(atr) }
-
 // Serve connects to vpcd at addr (DefaultAddr when empty) and acts as the
 // card in its reader until ctx is cancelled (it then returns nil) or vpcd
 // closes the connection (pcscd stopped: an error wrapping io.EOF). It dials
