@@ -8,7 +8,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/bli/atmgw/card"
-	"github.com/bli/atmgw/gateway/gatewaytest"
+	"github.com/bli/atmgw/internal/gatewaytest"
 	"github.com/bli/atmgw/internal/testclient"
 	"github.com/bli/atmgw/internal/testledger"
 	"github.com/bli/atmgw/iso"

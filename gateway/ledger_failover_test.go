@@ -11,8 +11,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/bli/atmgw/card"
-	"github.com/bli/atmgw/gateway/gatewaytest"
 	"github.com/bli/atmgw/internal/config"
+	"github.com/bli/atmgw/internal/gatewaytest"
 	"github.com/bli/atmgw/internal/metrictest"
 	"github.com/bli/atmgw/internal/testclient"
 	"github.com/bli/atmgw/internal/testledger"

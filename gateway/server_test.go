@@ -48,17 +48,17 @@ func startServer(t *testing.T, mutate func(*gateway.Options)) (*gateway.Server, 
 	if err := config.Parse(configs.Example, cfg); err != nil {
 		t.Fatal(err)
 	}
-	if err := cfg.Validate(); err != nil {
+	s, err := cfg.Resolve()
+	if err != nil {
 		t.Fatal(err)
 	}
-	h, _ := app.Hasher(cfg)
-	book, _ := app.Profiles(cfg)
+	h, _ := app.Hasher(s)
 	mem, err := demo.Open(h)
 	if err != nil {
 		t.Fatal(err)
 	}
 	gs := &gateStore{Store: mem, slowHash: h.Hash(panPost), entered: make(chan struct{}, 16), gate: make(chan struct{})}
-	opts := gateway.Options{Partners: app.Partners(cfg), Profiles: book, Store: gs, Hasher: h,
+	opts := gateway.Options{Partners: s.Gateway.Partners, Profiles: s.Gateway.Profiles, Store: gs, Hasher: h,
 		CardState: ledger.NewMemoryCardState(ledger.CardStateOptions{RateLimit: -1})}
 	if mutate != nil {
 		mutate(&opts)

@@ -11,7 +11,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/bli/atmgw/gateway/gatewaytest"
+	"github.com/bli/atmgw/internal/gatewaytest"
 	"github.com/bli/atmgw/iso"
 	"github.com/bli/atmgw/sim/cards"
 )
