@@ -100,7 +100,7 @@ func (p *problems) checkListen(listen, admin string) {
 	if _, err := netip.ParseAddrPort(listen); err != nil && !strings.HasPrefix(listen, ":") && !strings.Contains(listen, "localhost") {
 		p.addf("listen: %q is not host:port", listen)
 	}
-	if admin != "" && admin == listen {
+	if admin != "" && admin == listen && !strings.HasSuffix(listen, ":0") { // port 0: each takes a free port
 		p.addf("admin_listen: must differ from listen")
 	}
 }
