@@ -1,7 +1,12 @@
-// Package app wires a validated configuration into a running gateway: the
-// PAN hasher, the ledger (PostgreSQL or the embedded demo) behind its guard,
-// the profile book and the partners. cmd/atmgw and the tests that start a
-// whole gateway share it, so they run exactly what production runs.
+// Package app wires a resolved configuration (config.Settings) into a
+// running gateway: the PAN hasher, the ledger (PostgreSQL or the embedded
+// demo) behind its cluster, the card state, the audit trail, the metrics
+// (Build); and runs it: the partners' listeners (plain and TLS) and the
+// admin endpoints (/metrics, /healthz, /readyz, pprof), each served in a
+// goroutine the Service owns (Listen, Start, Stop). cmd/atmgw and the
+// tests that start a whole gateway (internal/gatewaytest) share it, so
+// they run exactly what production runs. It sits below cmd/atmgw and
+// above gateway: nothing under gateway/ imports it.
 package app
 
 import (

@@ -1,7 +1,20 @@
 // Package config reads the gateway's YAML configuration file (contract
-// section 7), applies the command-line and environment overrides, and turns
-// it into the typed values the gateway is built from. Unknown keys are an
-// error, so that a typo does not silently fall back to a default.
+// section 7) and resolves it. Two types, one per side:
+//
+//   - Config is the file as written (Parse, Load); cmd/atmgw applies the
+//     environment and flag overrides to it. Nothing writes derived values
+//     into it.
+//   - Settings is the configuration in force (Config.Resolve): every key
+//     checked, key files read, networks parsed, profiles built, auto modes
+//     decided, and each value left out filled with the default of the
+//     package that owns it (gateway, ledger, cluster, postgres, audit),
+//     held in that package's own Options types. internal/app builds the
+//     gateway from it and nothing else.
+//
+// Off is 0 in the file (card_rate.inquiries, ledger.queue); the packages'
+// Options take 0 as "the default" and a negative value as "off", and
+// Resolve translates. Unknown keys are an error, so that a typo does not
+// silently fall back to a default.
 package config
 
 import (
