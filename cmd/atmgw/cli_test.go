@@ -41,7 +41,7 @@ func TestCommandLineErrors(t *testing.T) {
 		{"config typo", nil, []string{"serve", "--config", typo}, 1, "mac_kye"},
 		{"profile too small", nil, []string{"serve", "--config", tiny, "--listen", "127.0.0.1:0"}, 1, "700"},
 		{"bad listen", nil, []string{"serve", "--listen", "nonsense"}, 1, "listen"},
-		{"admin address taken", nil, []string{"serve", "--listen", "127.0.0.1:0", "--admin-listen", busy.Addr().String()}, 1, "admin_listen on " + busy.Addr().String()},
+		{"admin address taken", nil, []string{"serve", "--listen", "127.0.0.1:0", "--admin-listen", busy.Addr().String(), "--log-level", "warn"}, 1, "admin_listen on " + busy.Addr().String()},
 		{"pprof without admin", nil, []string{"serve", "--listen", "127.0.0.1:0", "--pprof"}, 2, "-pprof needs admin_listen"},
 		{"migrate without database", []string{"ATMGW_DATABASE_URL="}, []string{"migrate"}, 2, "no database"},
 		{"load without dir", nil, []string{"load", "--database-url", "postgres://127.0.0.1:1/x"}, 2, "--dir"},
