@@ -8,9 +8,8 @@ import (
 	"time"
 
 	"github.com/bli/atmgw/card"
-	"github.com/bli/atmgw/gateway/gatewaytest"
-	"github.com/bli/atmgw/internal/app"
 	"github.com/bli/atmgw/internal/config"
+	"github.com/bli/atmgw/internal/gatewaytest"
 	"github.com/bli/atmgw/internal/metrictest"
 	"github.com/bli/atmgw/internal/testclient"
 	"github.com/bli/atmgw/internal/testledger"
@@ -99,8 +98,7 @@ func TestNotReadyWithoutPartners(t *testing.T) {
 	if r, err := c.Do(on, nil, 5*time.Second); err != nil || r.ResponseCode != "00" {
 		t.Fatalf("sign-on: %v %+v", err, r)
 	}
-	book, _ := app.Profiles(gw.Config)
-	if n, err := gw.App.Server.Reload(nil, book); err != nil || n != 1 {
+	if n, err := gw.App.Server.Reload(nil, gw.Settings.Gateway.Profiles); err != nil || n != 1 {
 		t.Fatalf("reload to no partners: %d closed, %v", n, err)
 	}
 	if err := gw.App.Ready(ctx); err == nil || !strings.Contains(err.Error(), "no partner") {

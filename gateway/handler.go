@@ -65,7 +65,9 @@ type Handler struct {
 	authSeq atomic.Uint64
 }
 
-// NewHandler builds the handler of a Server from validated options.
+// NewHandler builds the handler of a Server from validated options. It
+// fills the defaults into opts and keeps it; the partners and profiles are
+// read once (Reload replaces them).
 func NewHandler(opts *Options) (*Handler, error) {
 	if err := opts.setDefaults(); err != nil {
 		return nil, err

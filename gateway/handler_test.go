@@ -63,14 +63,11 @@ func exampleOptions(t testing.TB) (gateway.Options, *demo.Memory) {
 	if err := config.Parse(configs.Example, cfg); err != nil {
 		t.Fatal(err)
 	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	h, err := app.Hasher(cfg)
+	s, err := cfg.Resolve()
 	if err != nil {
 		t.Fatal(err)
 	}
-	book, err := app.Profiles(cfg)
+	h, err := app.Hasher(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,8 +76,8 @@ func exampleOptions(t testing.TB) (gateway.Options, *demo.Memory) {
 		t.Fatal(err)
 	}
 	return gateway.Options{
-		Partners:  app.Partners(cfg),
-		Profiles:  book,
+		Partners:  s.Gateway.Partners,
+		Profiles:  s.Gateway.Profiles,
 		Store:     mem,
 		Hasher:    h,
 		CardState: ledger.NewMemoryCardState(ledger.CardStateOptions{}),

@@ -24,7 +24,7 @@ import (
 
 	"github.com/bli/atmgw/card"
 	"github.com/bli/atmgw/gateway"
-	"github.com/bli/atmgw/gateway/gatewaytest"
+	"github.com/bli/atmgw/internal/gatewaytest"
 	"github.com/bli/atmgw/iso"
 	"github.com/bli/atmgw/ledger"
 	"github.com/bli/atmgw/limits"

@@ -38,23 +38,24 @@ type Server struct {
 }
 
 // NewServer checks the options and builds a Server; nothing runs until Serve.
+// The server keeps one copy of the options, which its handler and sessions
+// share; the partners and profiles in it are the first ones only: the
+// handler's routing holds the current ones (Reload replaces them).
 func NewServer(opts Options) (*Server, error) {
-	h, err := NewHandler(&opts)
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		opts:      opts,
-		handler:   h,
-		log:       opts.Logger,
-		ctx:       ctx,
-		cancel:    cancel,
-		counts:    newConnCounts(opts.MaxConnsPerPartner, opts.MaxUnboundPerAddress, opts.Metrics),
 		listeners: make(map[net.Listener]struct{}),
 		sessions:  make(map[*session]struct{}),
 	}
-	s.env = &sessionEnv{h: h, opts: &s.opts, metrics: opts.Metrics, base: ctx, counts: s.counts}
+	h, err := NewHandler(&s.opts)
+	if err != nil {
+		return nil, err
+	}
+	s.opts.Partners, s.opts.Profiles = nil, nil // Handler's routing has them
+	s.handler, s.log = h, s.opts.Logger
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.counts = newConnCounts(s.opts.MaxConnsPerPartner, s.opts.MaxUnboundPerAddress, s.opts.Metrics)
+	s.env = &sessionEnv{h: h, opts: &s.opts, metrics: s.opts.Metrics, base: s.ctx, counts: s.counts}
 	return s, nil
 }
 

@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +19,12 @@ func TestCommandLineErrors(t *testing.T) {
 	tiny := filepath.Join(dir, "tiny.yaml")
 	os.WriteFile(tiny, []byte("partners:\n- {institution: \"700\", allow: [127.0.0.0/8], screen: {columns: 10, lines: 3}, receipt: {columns: 40, lines: 24}}\n"), 0o644)
 
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+
 	cases := []struct {
 		name string
 		env  []string
@@ -34,6 +41,8 @@ func TestCommandLineErrors(t *testing.T) {
 		{"config typo", nil, []string{"serve", "--config", typo}, 1, "mac_kye"},
 		{"profile too small", nil, []string{"serve", "--config", tiny, "--listen", "127.0.0.1:0"}, 1, "700"},
 		{"bad listen", nil, []string{"serve", "--listen", "nonsense"}, 1, "listen"},
+		{"admin address taken", nil, []string{"serve", "--listen", "127.0.0.1:0", "--admin-listen", busy.Addr().String(), "--log-level", "warn"}, 1, "admin_listen on " + busy.Addr().String()},
+		{"pprof without admin", nil, []string{"serve", "--listen", "127.0.0.1:0", "--pprof"}, 2, "-pprof needs admin_listen"},
 		{"migrate without database", []string{"ATMGW_DATABASE_URL="}, []string{"migrate"}, 2, "no database"},
 		{"load without dir", nil, []string{"load", "--database-url", "postgres://127.0.0.1:1/x"}, 2, "--dir"},
 		{"unreachable database", nil, []string{"migrate", "--database-url", "postgres://nobody:secretpw@127.0.0.1:1/bli?connect_timeout=2"}, 1, "127.0.0.1"},

@@ -104,11 +104,14 @@ type exitError struct {
 
 func (e exitError) Error() string { return e.msg }
 
-// common are the flags every subcommand takes.
+// common are the flags that override the configuration file (every
+// subcommand takes --config and --database-url; serve the others).
 type common struct {
 	configPath  string
 	databaseURL string
 	listen      string
+	logLevel    string
+	adminListen string
 }
 
 func newFlags(name string, c *common, stderr io.Writer) *flag.FlagSet {
@@ -133,8 +136,8 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 }
 
 // loadConfig reads the file (or the built-in example), applies environment
-// and flag overrides, and validates.
-func loadConfig(c *common) (*config.Config, error) {
+// and flag overrides, and resolves it.
+func loadConfig(c *common) (*config.Settings, error) {
 	var cfg *config.Config
 	if c.configPath == "" {
 		cfg = &config.Config{}
@@ -165,12 +168,19 @@ func loadConfig(c *common) (*config.Config, error) {
 	if c.listen != "" {
 		cfg.Listen = c.listen
 	}
-	if err := cfg.Validate(); err != nil {
+	if c.logLevel != "" {
+		cfg.LogLevel = c.logLevel
+	}
+	if c.adminListen != "" {
+		cfg.AdminListen = c.adminListen
+	}
+	s, err := cfg.Resolve()
+	if err != nil {
 		where := c.configPath
 		if where == "" {
 			where = "built-in config"
 		}
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
-	return cfg, nil
+	return s, nil
 }

@@ -2,166 +2,128 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
-	"net/http/pprof"
 	"os"
 	"os/signal"
-	"sync/atomic"
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/bli/atmgw/gateway"
 	"github.com/bli/atmgw/internal/app"
 )
 
+// serveFlags are the command line of `atmgw serve`.
+type serveFlags struct {
+	common
+	logFormat string
+	pprof     bool
+	grace     time.Duration
+}
+
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
-	var c common
-	fs := newFlags("serve", &c, stderr)
-	fs.StringVar(&c.listen, "listen", "", "TCP `address` to listen on (overrides the file; default 127.0.0.1:8583)")
-	logFormat := fs.String("log-format", "console", "log `format`: console or json")
-	logLevel := fs.String("log-level", "", "log `level`: debug, info, warn or error (overrides the file)")
-	adminListen := fs.String("admin-listen", "", "`address` of /metrics, /healthz, /readyz (overrides admin_listen of the file)")
-	pprofOn := fs.Bool("pprof", false, "also serve /debug/pprof/ on admin_listen (profiling; keep admin_listen private)")
-	grace := fs.Duration("shutdown-grace", 30*time.Second, "on SIGTERM, how long in-flight requests may take before connections are cut")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if *logFormat != "console" && *logFormat != "json" {
-		return usageError{fmt.Sprintf("-log-format: %q is not console or json", *logFormat)}
-	}
-	if *logLevel != "" {
-		switch *logLevel {
-		case "debug", "info", "warn", "error":
-		default:
-			return usageError{fmt.Sprintf("-log-level: %q is not debug, info, warn or error", *logLevel)}
-		}
-	}
-	cfg, err := loadConfig(&c)
+	f, err := parseServeFlags(args, stderr)
 	if err != nil {
 		return err
 	}
-	if *logLevel != "" {
-		cfg.LogLevel = *logLevel
+	cfg, err := loadConfig(&f.common)
+	if err != nil {
+		return err
 	}
-	if *adminListen != "" {
-		cfg.AdminListen = *adminListen
+	if f.pprof && cfg.AdminListen == "" {
+		return usageError{"-pprof needs admin_listen in the configuration"}
 	}
-	log, err := newLogger(cfg.LogLevel, *logFormat, stderr)
+	log, err := newLogger(cfg.LogLevel, f.logFormat, stderr)
 	if err != nil {
 		return err
 	}
 	defer log.Sync()
 
-	g, err := app.Build(ctx, cfg, log)
+	svc, err := app.Listen(ctx, cfg, log, app.ServiceOptions{Pprof: f.pprof})
 	if err != nil {
 		return err
 	}
-	defer g.Close()
+	svc.Start()
+	logServing(svc, log)
+	err = waitForStop(ctx, &f.common, svc, log)
+	stop(svc, f.grace, err == nil, log)
+	return err
+}
 
-	// Listen on everything first, so that a bad address fails before any
-	// partner could connect.
-	var listeners []net.Listener
-	closeAll := func() {
-		for _, l := range listeners {
-			l.Close()
-		}
+// parseServeFlags reads and checks the flags of serve.
+func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
+	f := &serveFlags{}
+	fs := newFlags("serve", &f.common, stderr)
+	fs.StringVar(&f.listen, "listen", "", "TCP `address` to listen on (overrides the file; default 127.0.0.1:8583)")
+	fs.StringVar(&f.logFormat, "log-format", "console", "log `format`: console or json")
+	fs.StringVar(&f.logLevel, "log-level", "", "log `level`: debug, info, warn or error (overrides the file)")
+	fs.StringVar(&f.adminListen, "admin-listen", "", "`address` of /metrics, /healthz, /readyz (overrides admin_listen of the file)")
+	fs.BoolVar(&f.pprof, "pprof", false, "also serve /debug/pprof/ on admin_listen (profiling; keep admin_listen private)")
+	fs.DurationVar(&f.grace, "shutdown-grace", 30*time.Second, "on SIGTERM, how long in-flight requests may take before connections are cut")
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
 	}
-	l, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Listen, unwrapOp(err))
+	if f.logFormat != "console" && f.logFormat != "json" {
+		return nil, usageError{fmt.Sprintf("-log-format: %q is not console or json", f.logFormat)}
 	}
-	listeners = append(listeners, l)
-	if cfg.TLS.Listen != "" {
-		tc, err := app.TLSConfig(&cfg.TLS)
-		if err != nil {
-			closeAll()
-			return err
-		}
-		tl, err := net.Listen("tcp", cfg.TLS.Listen)
-		if err != nil {
-			closeAll()
-			return fmt.Errorf("tls.listen on %s: %w", cfg.TLS.Listen, unwrapOp(err))
-		}
-		listeners = append(listeners, tls.NewListener(tl, tc))
+	switch f.logLevel {
+	case "", "debug", "info", "warn", "error":
+	default:
+		return nil, usageError{fmt.Sprintf("-log-level: %q is not debug, info, warn or error", f.logLevel)}
 	}
-	var ready atomic.Bool
-	var admin *http.Server
-	if *pprofOn && cfg.AdminListen == "" {
-		closeAll()
-		return usageError{"-pprof needs admin_listen in the configuration"}
-	}
-	if cfg.AdminListen != "" {
-		al, err := net.Listen("tcp", cfg.AdminListen)
-		if err != nil {
-			closeAll()
-			return fmt.Errorf("admin_listen on %s: %w", cfg.AdminListen, unwrapOp(err))
-		}
-		mux := adminMux(g, &ready)
-		if *pprofOn {
-			mux.HandleFunc("/debug/pprof/", pprof.Index)
-			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-			mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-			mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-		}
-		admin = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-		go admin.Serve(al)
-		defer admin.Close()
-	}
+	return f, nil
+}
 
+// logServing says where the gateway serves.
+func logServing(svc *app.Service, log *zap.Logger) {
 	ledgerName := "PostgreSQL"
-	if g.Demo {
+	if svc.Demo {
 		ledgerName = "embedded demo ledger"
 	}
-	errc := make(chan error, len(listeners))
-	for _, l := range listeners {
-		go func(l net.Listener) { errc <- g.Server.Serve(l) }(l)
-		log.Info("atmgw serving", zap.String("listen", l.Addr().String()), zap.Bool("tls", isTLS(l)),
-			zap.String("ledger", ledgerName), zap.Int("partners", len(cfg.Partners)), zap.String("version", version))
+	for _, l := range svc.Listeners() {
+		log.Info("atmgw serving", zap.String("listen", l.Addr().String()), zap.Bool("tls", app.IsTLS(l)),
+			zap.String("ledger", ledgerName), zap.Int("partners", svc.Server.Handler().Partners()), zap.String("version", version))
 	}
-	if admin != nil {
-		log.Info("admin endpoints", zap.String("listen", cfg.AdminListen), zap.Strings("paths", []string{"/metrics", "/healthz", "/readyz"}))
+	if a := svc.AdminAddr(); a != "" {
+		log.Info("admin endpoints", zap.String("listen", a), zap.Strings("paths", []string{"/metrics", "/healthz", "/readyz"}))
 	}
-	ready.Store(true)
+}
 
+// waitForStop serves until ctx ends (SIGTERM, SIGINT: nil) or a partner
+// listener fails (its error), reloading the configuration on each SIGHUP.
+func waitForStop(ctx context.Context, c *common, svc *app.Service, log *zap.Logger) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	for {
 		select {
-		case err := <-errc:
-			if errors.Is(err, gateway.ErrServerClosed) {
-				return nil
-			}
-			g.Server.Close()
+		case err := <-svc.Err():
 			return err
 		case <-hup:
-			reload(&c, g, log)
-			continue
+			reload(c, svc.Gateway, log)
 		case <-ctx.Done():
+			return nil
 		}
-		break
 	}
-	ready.Store(false)
-	log.Info("shutting down: answering requests in flight", zap.Duration("grace", *grace))
-	sctx, cancel := context.WithTimeout(context.Background(), *grace)
+}
+
+// stop ends the service: with grace, the requests in flight are answered
+// for up to that long; without (a listener failed), connections are cut
+// at once.
+func stop(svc *app.Service, grace time.Duration, graceful bool, log *zap.Logger) {
+	if !graceful {
+		grace = 0
+	} else {
+		log.Info("shutting down: answering requests in flight", zap.Duration("grace", grace))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	if err := g.Server.Shutdown(sctx); err != nil {
+	if err := svc.Stop(ctx); err != nil && graceful {
 		log.Warn("shutdown grace over: connections cut", zap.Error(err))
 	}
-	for range listeners {
-		<-errc
-	}
 	log.Info("stopped")
-	return nil
 }
 
 // reload re-reads the configuration file on SIGHUP and applies its
@@ -183,38 +145,8 @@ func reload(c *common, g *app.Gateway, log *zap.Logger) {
 		log.Error("SIGHUP: configuration not reloaded; the old one stays", zap.Error(err))
 		return
 	}
-	log.Info("SIGHUP: partners and profiles reloaded", zap.Int("partners", len(cfg.Partners)),
+	log.Info("SIGHUP: partners and profiles reloaded", zap.Int("partners", len(cfg.Gateway.Partners)),
 		zap.Int("connections_closed", closed))
-}
-
-func isTLS(l net.Listener) bool {
-	_, plain := l.(*net.TCPListener)
-	return !plain
-}
-
-// adminMux serves /metrics, /healthz (the process is up: liveness) and
-// /readyz (it serves partners: some are configured, the ledger and the
-// card state answer).
-func adminMux(g *app.Gateway, ready *atomic.Bool) *http.ServeMux {
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(g.Registry, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
-		if !ready.Load() {
-			http.Error(w, "not ready: starting or shutting down", http.StatusServiceUnavailable)
-			return
-		}
-		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
-		defer cancel()
-		if err := g.Ready(ctx); err != nil {
-			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ready")
-	})
-	return mux
 }
 
 func newLogger(level, format string, w io.Writer) (*zap.Logger, error) {
@@ -233,13 +165,4 @@ func newLogger(level, format string, w io.Writer) (*zap.Logger, error) {
 	}
 	core := zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(w)), lvl)
 	return zap.New(core), nil
-}
-
-// unwrapOp drops the "listen tcp" prefix of a net.OpError for a shorter line.
-func unwrapOp(err error) error {
-	var oe *net.OpError
-	if errors.As(err, &oe) && oe.Err != nil {
-		return oe.Err
-	}
-	return err
 }

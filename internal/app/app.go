@@ -1,14 +1,17 @@
-// Package app wires a validated configuration into a running gateway: the
-// PAN hasher, the ledger (PostgreSQL or the embedded demo) behind its guard,
-// the profile book and the partners. cmd/atmgw and the tests that start a
-// whole gateway share it, so they run exactly what production runs.
+// Package app wires a resolved configuration (config.Settings) into a
+// running gateway: the PAN hasher, the ledger (PostgreSQL or the embedded
+// demo) behind its cluster, the card state, the audit trail, the metrics
+// (Build); and runs it: the partners' listeners (plain and TLS) and the
+// admin endpoints (/metrics, /healthz, /readyz, pprof), each served in a
+// goroutine the Service owns (Listen, Start, Stop). cmd/atmgw and the
+// tests that start a whole gateway (internal/gatewaytest) share it, so
+// they run exactly what production runs. It sits below cmd/atmgw and
+// above gateway: nothing under gateway/ imports it.
 package app
 
 import (
 	"context"
 	"errors"
-	"strings"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -18,7 +21,6 @@ import (
 	"github.com/bli/atmgw/gateway"
 	"github.com/bli/atmgw/internal/config"
 	"github.com/bli/atmgw/ledger"
-	"github.com/bli/atmgw/limits"
 )
 
 // Gateway is a wired, not yet serving, gateway.
@@ -39,54 +41,14 @@ func (g *Gateway) Close() {
 	}
 }
 
-// Hasher builds the PAN hasher of a configuration (the demo key when none is set).
-func Hasher(cfg *config.Config) (*card.PANHasher, error) {
-	key := cfg.PANKeyBytes
-	if len(key) == 0 {
-		key = mustHex(config.DemoPANKey)
-	}
-	return card.NewPANHasher(key)
-}
-
-// Profiles builds the profile book of the configured partners; a profile too
-// small for six rows and the totals is refused here.
-func Profiles(cfg *config.Config) (*limits.Book, error) {
-	b := limits.NewBook()
-	for _, p := range cfg.Partners {
-		pair := limits.Pair{
-			Screen:  limits.Profile{Columns: p.Screen.Columns, Lines: p.Screen.Lines},
-			Receipt: limits.Profile{Columns: p.Receipt.Columns, Lines: p.Receipt.Lines},
-		}
-		if err := b.Add(p.Institution, "", pair); err != nil {
-			return nil, oneLine(err)
-		}
-		for _, t := range p.Terminals {
-			tp := limits.Pair{
-				Screen:  limits.Profile{Columns: t.Screen.Columns, Lines: t.Screen.Lines},
-				Receipt: limits.Profile{Columns: t.Receipt.Columns, Lines: t.Receipt.Lines},
-			}
-			if err := b.Add(p.Institution, t.Prefix, tp); err != nil {
-				return nil, oneLine(err)
-			}
-		}
-	}
-	return b, nil
-}
-
-// Partners turns the configured partners into the gateway's.
-func Partners(cfg *config.Config) []gateway.Partner {
-	ps := make([]gateway.Partner, 0, len(cfg.Partners))
-	for _, p := range cfg.Partners {
-		ps = append(ps, gateway.Partner{Institution: p.Institution, Name: p.Name, Allow: p.Networks, MACKey: p.Key, CertNames: p.CertNames})
-	}
-	return ps
-}
+// Hasher builds the PAN hasher of a configuration.
+func Hasher(s *config.Settings) (*card.PANHasher, error) { return card.NewPANHasher(s.PANKey) }
 
 // Build wires a gateway from a validated configuration. It opens the
 // ledger: PostgreSQL when database_url is set (and fails with a clear error
 // when it is unreachable), the embedded demo ledger otherwise.
-func Build(ctx context.Context, cfg *config.Config, log *zap.Logger) (*Gateway, error) {
-	h, book, err := check(cfg)
+func Build(ctx context.Context, cfg *config.Settings, log *zap.Logger) (*Gateway, error) {
+	h, err := check(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -114,25 +76,10 @@ func Build(ctx context.Context, cfg *config.Config, log *zap.Logger) (*Gateway, 
 		cs.Close()
 		closeLedger()
 	}
-	unbound := cfg.MaxUnboundPerAddress
-	srv, err := gateway.NewServer(gateway.Options{
-		Partners:             Partners(cfg),
-		Profiles:             book,
-		Store:                store,
-		Hasher:               h,
-		CardState:            cs,
-		Logger:               log,
-		IdleTimeout:          time.Duration(cfg.IdleTimeout),
-		MaxInFlight:          cfg.MaxInFlight,
-		FrameTimeout:         time.Duration(cfg.FrameTimeout),
-		MaxConns:             cfg.MaxConns,
-		MaxConnsPerPartner:   cfg.MaxConnsPartner,
-		SignOnDeadline:       time.Duration(cfg.SignOnDeadline),
-		AdmitStrangers:       !*cfg.RejectStrangers,
-		MaxUnboundPerAddress: unbound,
-		Metrics:              gateway.NewMetrics(g.Registry),
-		Auditor:              auditor,
-	})
+	opts := cfg.Gateway
+	opts.Store, opts.Hasher, opts.CardState, opts.Logger = store, h, cs, log
+	opts.Metrics, opts.Auditor = gateway.NewMetrics(g.Registry), auditor
+	srv, err := gateway.NewServer(opts)
 	if err != nil {
 		g.Close()
 		return nil, err
@@ -141,48 +88,36 @@ func Build(ctx context.Context, cfg *config.Config, log *zap.Logger) (*Gateway, 
 	return g, nil
 }
 
-// oneLine joins the lines of a multi-line error (errors.Join) with "; ", so
-// that the command prints one line.
-func oneLine(err error) error {
-	return errors.New(strings.ReplaceAll(err.Error(), "\n", "; "))
-}
-
-// check is what a configuration (validated by config) must hold for a
-// gateway to start on it, beyond the database: partners, a PAN key, the
-// profiles, the TLS listener's files. A start (Build) and a reload
-// (SIGHUP) both apply it, so that a reload refuses whatever a start
-// refuses; it returns the PAN hasher and the profile book it built.
-func check(cfg *config.Config) (*card.PANHasher, *limits.Book, error) {
-	if len(cfg.Partners) == 0 {
-		return nil, nil, errors.New("no partners configured: nobody could sign on")
+// check is what a configuration must hold for a gateway to start on it,
+// beyond what config.Resolve checks and the database: partners, a PAN
+// key, the TLS listener's files. A start (Build) and a reload (SIGHUP)
+// both apply it, so that a reload refuses whatever a start refuses; it
+// returns the PAN hasher.
+func check(cfg *config.Settings) (*card.PANHasher, error) {
+	if len(cfg.Gateway.Partners) == 0 {
+		return nil, errors.New("no partners configured: nobody could sign on")
 	}
 	h, err := Hasher(cfg)
 	if err != nil {
-		return nil, nil, err
-	}
-	book, err := Profiles(cfg)
-	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if cfg.TLS.Listen != "" {
 		if _, err := TLSConfig(&cfg.TLS); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
-	return h, book, nil
+	return h, nil
 }
 
-// Reload applies the partners and profiles of a new, validated
-// configuration to the running gateway, after check (a file that could
-// not start the gateway changes nothing). Connections that the new
-// partners would not have admitted are closed (gateway.Server.Reload);
-// it returns how many.
-func (g *Gateway) Reload(cfg *config.Config) (int, error) {
-	_, book, err := check(cfg)
-	if err != nil {
+// Reload applies the partners and profiles of a new configuration to the
+// running gateway, after check (a file that could not start the gateway
+// changes nothing). Connections that the new partners would not have
+// admitted are closed (gateway.Server.Reload); it returns how many.
+func (g *Gateway) Reload(cfg *config.Settings) (int, error) {
+	if _, err := check(cfg); err != nil {
 		return 0, err
 	}
-	return g.Server.Reload(Partners(cfg), book)
+	return g.Server.Reload(cfg.Gateway.Partners, cfg.Gateway.Profiles)
 }
 
 // Ready is nil when the gateway can answer inquiries: partners are

@@ -22,39 +22,26 @@ const auditCloseTimeout = 10 * time.Second
 // the database when database_url is set, off on the demo ledger). close
 // flushes it: to the database, or to the spool when the database is down.
 // With the trail off, a is nil.
-func openAudit(ctx context.Context, cfg *config.Config, log *zap.Logger, reg prometheus.Registerer) (a gateway.Auditor, close func(), err error) {
+func openAudit(ctx context.Context, cfg *config.Settings, log *zap.Logger, reg prometheus.Registerer) (a gateway.Auditor, close func(), err error) {
 	nothing := func() {}
-	sink, err := cfg.Audit.Sink(cfg.DatabaseURL)
-	if err != nil {
-		return nil, nothing, err
-	}
+	sink := cfg.Audit.Sink
 	if sink == config.AuditOff {
 		why := "audit.mode: off"
-		if cfg.Audit.Mode == config.AuditAuto {
+		if cfg.Audit.Auto {
 			why = "embedded demo ledger (audit.mode: spool keeps a trail in audit.spool_dir)"
 		}
 		log.Info("audit trail off", zap.String("why", why))
 		return nil, nothing, nil
 	}
-	opts := audit.Options{
-		SpoolDir:      cfg.Audit.SpoolDir,
-		BatchSize:     cfg.Audit.BatchSize,
-		Buffer:        cfg.Audit.Buffer,
-		ProbeInterval: time.Duration(cfg.Audit.ProbeInterval),
-		Timeout:       time.Duration(cfg.Audit.Timeout),
-		Logger:        log,
-		Registerer:    reg,
-	}
-	if sink == config.AuditDatabase {
-		opts.DatabaseURL = cfg.DatabaseURL
-	}
+	opts := cfg.Audit.Options
+	opts.Logger, opts.Registerer = log, reg
 	w, err := audit.Open(ctx, opts)
 	if err != nil {
 		return nil, nothing, fmt.Errorf("audit.spool_dir: %w", err)
 	}
 	st := w.Stats()
 	log.Info("audit trail", zap.String("to", sink), zap.String("spool", w.SpoolFile()), zap.Int("spooled_records", st.SpoolPending))
-	closeTimeout := max(auditCloseTimeout, 2*time.Duration(cfg.Audit.Timeout))
+	closeTimeout := max(auditCloseTimeout, 2*opts.Timeout)
 	return auditor{w}, func() {
 		cctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 		defer cancel()

@@ -20,20 +20,16 @@ const cardStateOpenTimeout = 10 * time.Second
 // connected and warm before the gateway listens; the primary must answer
 // at start. With when_primary_down: memory it is backed by this process's
 // memory while the primary is down.
-func openPrimaryCardState(ctx context.Context, cfg *config.Config, o ledger.CardStateOptions, log *zap.Logger, reg prometheus.Registerer) (ledger.CardState, error) {
+func openPrimaryCardState(ctx context.Context, cfg *config.Settings, o ledger.CardStateOptions, log *zap.Logger, reg prometheus.Registerer) (ledger.CardState, error) {
 	octx, cancel := context.WithTimeout(ctx, cardStateOpenTimeout)
 	defer cancel()
-	pg, err := postgres.OpenCardState(octx, cfg.DatabaseURL, postgres.CardStateOptions{
-		CardStateOptions: o,
-		Timeout:          time.Duration(cfg.CardState.Timeout),
-		MaxBatch:         cfg.CardState.MaxBatch,
-		Logger:           log,
-		Registerer:       reg,
-	})
+	po := cfg.CardState.Options
+	po.Logger, po.Registerer = log, reg
+	pg, err := postgres.OpenCardState(octx, cfg.DatabaseURL, po)
 	if err != nil {
 		return nil, fmt.Errorf("card state: %w", err)
 	}
-	if cfg.CardState.WhenPrimaryDown != config.PrimaryDownMemory {
+	if !cfg.CardState.MemoryWhenPrimaryDown {
 		return pg, nil
 	}
 	used := prometheus.NewCounter(prometheus.CounterOpts{

@@ -33,7 +33,7 @@ const ledgerOpenTimeout = 10 * time.Second
 // after, never makes its first inquiries wait for connects. A replica that
 // does not answer at start is logged and left to its breaker (opened
 // lazily: it connects on use once it answers). close releases it.
-func openLedger(ctx context.Context, cfg *config.Config, h *card.PANHasher, log *zap.Logger, reg prometheus.Registerer) (store ledger.Store, close func(), isDemo bool, err error) {
+func openLedger(ctx context.Context, cfg *config.Settings, h *card.PANHasher, log *zap.Logger, reg prometheus.Registerer) (store ledger.Store, close func(), isDemo bool, err error) {
 	var primary ledger.Store
 	var replicas []ledger.Store
 	closeAll := func() {
@@ -80,19 +80,9 @@ func openLedger(ctx context.Context, cfg *config.Config, h *card.PANHasher, log 
 			replicas = append(replicas, r)
 		}
 	}
-	c := cluster.New(primary, replicas, cluster.Options{
-		Guard: cluster.GuardOptions{
-			Timeout:     time.Duration(cfg.Ledger.Timeout),
-			Failures:    uint32(cfg.Ledger.Breaker.Failures),
-			OpenFor:     time.Duration(cfg.Ledger.Breaker.OpenFor),
-			HalfOpenMax: uint32(cfg.Ledger.Breaker.HalfOpenMax),
-		},
-		Attempts:      cfg.Ledger.Attempts,
-		MaxConcurrent: cfg.Ledger.MaxConcurrent,
-		Limit:         limitOptions(cfg),
-		PreferPrimary: cfg.Ledger.ReadFrom == config.ReadFromPrimary,
-		Metrics:       cluster.NewMetrics(reg),
-	}, log)
+	co := cfg.Ledger.Cluster
+	co.Metrics = cluster.NewMetrics(reg)
+	c := cluster.New(primary, replicas, co, log)
 	if !isDemo {
 		o := c.Options()
 		lim := c.Limiter(cluster.HostPrimary).Options()
@@ -104,25 +94,10 @@ func openLedger(ctx context.Context, cfg *config.Config, h *card.PANHasher, log 
 	return c, c.Close, isDemo, nil
 }
 
-// limitOptions are the bounds of each ledger host's concurrency limiter
-// of a configuration (its ceiling is ledger.max_concurrent, lowered to the
-// host's pool, ledger.max_conns, by the cluster).
-func limitOptions(cfg *config.Config) cluster.LimitOptions {
-	queue := cfg.Ledger.QueueLen()
-	if queue == 0 {
-		queue = -1 // none: shed at once past the limit
-	}
-	return cluster.LimitOptions{
-		Min:          cfg.Ledger.MinConcurrent,
-		Queue:        queue,
-		QueueTimeout: time.Duration(cfg.Ledger.QueueTimeout),
-	}
-}
-
 // openHost opens one PostgreSQL host, checks that it can serve and warms
 // it (postgres.Options.Warm: every connection of its pool open, the inquiry
 // statements prepared on each, the pool kept full).
-func openHost(ctx context.Context, url string, cfg *config.Config) (*postgres.Store, error) {
+func openHost(ctx context.Context, url string, cfg *config.Settings) (*postgres.Store, error) {
 	octx, cancel := context.WithTimeout(ctx, ledgerOpenTimeout)
 	defer cancel()
 	return postgres.Open(octx, url, postgres.Options{MaxConns: int32(cfg.Ledger.MaxConns), Warm: true})

@@ -3,6 +3,8 @@ package config
 import (
 	"fmt"
 	"time"
+
+	"github.com/bli/atmgw/audit"
 )
 
 // Where the audit trail goes (audit.mode).
@@ -20,16 +22,12 @@ const (
 	AuditOff = "off"
 )
 
-// Defaults of the audit section.
-const (
-	DefaultAuditSpoolDir      = "/var/lib/atmgw/audit" // under the systemd unit's StateDirectory
-	DefaultAuditBatchSize     = 500
-	DefaultAuditBuffer        = 10000
-	DefaultAuditProbeInterval = 5 * time.Second
-	DefaultAuditTimeout       = 5 * time.Second
-	// MaxAuditBatchSize bounds one INSERT.
-	MaxAuditBatchSize = 10000
-)
+// DefaultAuditSpoolDir is audit.spool_dir when left out: under the
+// systemd unit's StateDirectory.
+const DefaultAuditSpoolDir = "/var/lib/atmgw/audit"
+
+// MaxAuditBatchSize bounds one INSERT.
+const MaxAuditBatchSize = 10000
 
 // Audit holds the audit-trail settings (see package audit). The trail is
 // write-ahead: an answer leaves only once its record is committed in the
@@ -48,39 +46,50 @@ type Audit struct {
 func (a *Audit) validate() []string {
 	var errs []string
 	switch a.Mode {
-	case AuditAuto, AuditDatabase, AuditSpool, AuditOff:
+	case "", AuditAuto, AuditDatabase, AuditSpool, AuditOff:
 	default:
 		errs = append(errs, fmt.Sprintf("audit.mode: %q is not one of auto, database, spool, off", a.Mode))
 	}
-	if a.BatchSize < 1 || a.BatchSize > MaxAuditBatchSize {
+	if a.BatchSize < 0 || a.BatchSize > MaxAuditBatchSize {
 		errs = append(errs, fmt.Sprintf("audit.batch_size: must be 1 to %d", MaxAuditBatchSize))
 	}
-	if a.Buffer < 1 {
+	if a.Buffer < 0 {
 		errs = append(errs, "audit.buffer: must be at least 1")
 	}
 	return errs
 }
 
-// applyDefaults fills the audit keys the file left out.
-func (a *Audit) applyDefaults() {
-	if a.Mode == "" {
-		a.Mode = AuditAuto
+// AuditSettings are where the audit trail goes and how it is written.
+type AuditSettings struct {
+	Sink string // AuditDatabase, AuditSpool or AuditOff (auto decided)
+	Auto bool   // Sink was decided by audit.mode: auto
+	// Options holds the spool, the batches and the database (set when
+	// Sink is AuditDatabase); Logger and Registerer are app's.
+	Options audit.Options
+}
+
+// resolve checks the audit section and returns the settings in force.
+func (a *Audit) resolve(p *problems, databaseURL string) AuditSettings {
+	p.add(a.validate()...)
+	sink, err := a.Sink(databaseURL)
+	if err != nil {
+		p.add(err.Error())
 	}
-	if a.SpoolDir == "" {
-		a.SpoolDir = DefaultAuditSpoolDir
+	s := AuditSettings{
+		Sink: sink,
+		Auto: a.Mode == "" || a.Mode == AuditAuto,
+		Options: audit.Options{
+			SpoolDir:      or(a.SpoolDir, DefaultAuditSpoolDir),
+			BatchSize:     or(a.BatchSize, audit.DefaultBatchSize),
+			Buffer:        or(a.Buffer, audit.DefaultBuffer),
+			ProbeInterval: or(time.Duration(a.ProbeInterval), audit.DefaultProbeInterval),
+			Timeout:       or(time.Duration(a.Timeout), audit.DefaultTimeout),
+		},
 	}
-	if a.BatchSize == 0 {
-		a.BatchSize = DefaultAuditBatchSize
+	if sink == AuditDatabase {
+		s.Options.DatabaseURL = databaseURL
 	}
-	if a.Buffer == 0 {
-		a.Buffer = DefaultAuditBuffer
-	}
-	if a.ProbeInterval == 0 {
-		a.ProbeInterval = Duration(DefaultAuditProbeInterval)
-	}
-	if a.Timeout == 0 {
-		a.Timeout = Duration(DefaultAuditTimeout)
-	}
+	return s
 }
 
 // Sink is where the trail goes with this database URL (after the

@@ -3,6 +3,9 @@ package config
 import (
 	"fmt"
 	"time"
+
+	"github.com/bli/atmgw/ledger"
+	"github.com/bli/atmgw/ledger/postgres"
 )
 
 // Where the card state lives (card_state.store).
@@ -27,12 +30,6 @@ const (
 	PrimaryDownMemory = "memory"
 )
 
-// Defaults of the card_state section.
-const (
-	DefaultCardStateTimeout  = time.Second
-	DefaultCardStateMaxBatch = 256
-)
-
 // CardState holds the card-state settings (ledger.CardState).
 type CardState struct {
 	Store           string   `yaml:"store"`             // auto, database or memory
@@ -41,25 +38,57 @@ type CardState struct {
 	MaxBatch        int      `yaml:"max_batch"`         // checks grouped into one statement at most
 }
 
-func (c *CardState) applyDefaults() {
-	if c.Store == "" {
-		c.Store = CardStateAuto
+// CardStateSettings are where decisions 7, 14 and 15 are kept, and their rules.
+type CardStateSettings struct {
+	Store string // CardStateDatabase or CardStateMemory (auto decided)
+	// MemoryWhenPrimaryDown: this gateway's memory stands in while the
+	// primary is down (card_state.when_primary_down: memory).
+	MemoryWhenPrimaryDown bool
+	// Options holds the rules (duplicate window, per-card rate: negative
+	// is off) and the primary's batch deadline and size; Logger and
+	// Registerer are app's.
+	Options postgres.CardStateOptions
+}
+
+// resolve checks the card_state section and returns the settings in
+// force, with the rules of decisions 7 and 15.
+func (c *CardState) resolve(p *problems, databaseURL string, rules ledger.CardStateOptions) CardStateSettings {
+	p.add(c.validate(databaseURL)...)
+	return CardStateSettings{
+		Store:                 c.Sink(databaseURL),
+		MemoryWhenPrimaryDown: c.WhenPrimaryDown == PrimaryDownMemory,
+		Options: postgres.CardStateOptions{
+			CardStateOptions: rules,
+			Timeout:          or(time.Duration(c.Timeout), postgres.DefaultCardStateTimeout),
+			MaxBatch:         or(c.MaxBatch, postgres.DefaultCardStateMaxBatch),
+		},
 	}
-	if c.WhenPrimaryDown == "" {
-		c.WhenPrimaryDown = PrimaryDownFail
+}
+
+// cardRules are the rules of decisions 7 and 15 (duplicate_window,
+// card_rate). card_rate.inquiries: 0 (off) is negative in ledger's options.
+func (c *Config) cardRules(p *problems) ledger.CardStateOptions {
+	rate := ledger.DefaultRateLimit
+	if n := c.CardRate.Inquiries; n != nil {
+		rate = *n
 	}
-	if c.Timeout == 0 {
-		c.Timeout = Duration(DefaultCardStateTimeout)
+	switch {
+	case rate < 0:
+		p.addf("card_rate.inquiries: must be 0 (off) or more")
+	case rate == 0:
+		rate = -1 // off
 	}
-	if c.MaxBatch == 0 {
-		c.MaxBatch = DefaultCardStateMaxBatch
+	return ledger.CardStateOptions{
+		DuplicateWindow: or(time.Duration(c.DuplicateWindow), ledger.DefaultDuplicateWindow),
+		RateLimit:       rate,
+		RateWindow:      or(time.Duration(c.CardRate.Window), ledger.DefaultRateWindow),
 	}
 }
 
 func (c *CardState) validate(databaseURL string) []string {
 	var errs []string
 	switch c.Store {
-	case CardStateAuto, CardStateMemory:
+	case "", CardStateAuto, CardStateMemory:
 	case CardStateDatabase:
 		if databaseURL == "" {
 			errs = append(errs, "card_state.store: database needs database_url")
@@ -68,11 +97,11 @@ func (c *CardState) validate(databaseURL string) []string {
 		errs = append(errs, fmt.Sprintf("card_state.store: %q is not one of auto, database, memory", c.Store))
 	}
 	switch c.WhenPrimaryDown {
-	case PrimaryDownFail, PrimaryDownMemory:
+	case "", PrimaryDownFail, PrimaryDownMemory:
 	default:
 		errs = append(errs, fmt.Sprintf("card_state.when_primary_down: %q is not fail or memory", c.WhenPrimaryDown))
 	}
-	if c.MaxBatch < 1 {
+	if c.MaxBatch < 0 {
 		errs = append(errs, "card_state.max_batch: must be at least 1")
 	}
 	return errs
@@ -80,7 +109,7 @@ func (c *CardState) validate(databaseURL string) []string {
 
 // Sink is where the card state lives: CardStateDatabase or CardStateMemory.
 func (c *CardState) Sink(databaseURL string) string {
-	if c.Store == CardStateAuto {
+	if c.Store == CardStateAuto || c.Store == "" {
 		if databaseURL != "" {
 			return CardStateDatabase
 		}

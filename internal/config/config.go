@@ -1,16 +1,27 @@
 // Package config reads the gateway's YAML configuration file (contract
-// section 7), applies the command-line and environment overrides, and turns
-// it into the typed values the gateway is built from. Unknown keys are an
-// error, so that a typo does not silently fall back to a default.
+// section 7) and resolves it. Two types, one per side:
+//
+//   - Config is the file as written (Parse, Load); cmd/atmgw applies the
+//     environment and flag overrides to it. Nothing writes derived values
+//     into it.
+//   - Settings is the configuration in force (Config.Resolve): every key
+//     checked, key files read, networks parsed, profiles built, auto modes
+//     decided, and each value left out filled with the default of the
+//     package that owns it (gateway, ledger, cluster, postgres, audit),
+//     held in that package's own Options types. internal/app builds the
+//     gateway from it and nothing else.
+//
+// Off is 0 in the file (card_rate.inquiries, ledger.queue); the packages'
+// Options take 0 as "the default" and a negative value as "off", and
+// Resolve translates. Unknown keys are an error, so that a typo does not
+// silently fall back to a default.
 package config
 
 import (
 	"bytes"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"regexp"
 	"strings"
@@ -63,10 +74,6 @@ type Partner struct {
 	Screen      Profile    `yaml:"screen"`
 	Receipt     Profile    `yaml:"receipt"`
 	Terminals   []Terminal `yaml:"terminals"`
-
-	// Filled by Validate.
-	Networks []netip.Prefix `yaml:"-"`
-	Key      []byte         `yaml:"-"`
 }
 
 // CardRate is decision 15: at most Inquiries per card in Window; 0 turns it off.
@@ -109,34 +116,21 @@ type Config struct {
 	SignOnDeadline       Duration `yaml:"sign_on_deadline"`        // an unbound connection must sign on within this (echoes do not extend it)
 	RejectStrangers      *bool    `yaml:"reject_strangers"`        // close at once a connection from outside every partner's allow networks (default true)
 	MaxUnboundPerAddress int      `yaml:"max_unbound_per_address"` // connections not signed on, per source address
-
-	// Filled by Validate.
-	PANKeyBytes []byte `yaml:"-"`
 }
 
-// Defaults of the keys a file may leave out.
+// Defaults of the keys that no package's Options owns. The others are
+// the defaults of the package that owns them (gateway, ledger, cluster,
+// postgres, audit): Resolve takes them from there.
 const (
-	DefaultListen          = "127.0.0.1:8583"
-	DefaultIdleTimeout     = 5 * time.Minute
-	DefaultDuplicateWindow = 10 * time.Minute
-	DefaultRateInquiries   = 10
-	DefaultRateWindow      = 10 * time.Minute
-	DefaultMaxInFlight     = 64
-	DefaultLogLevel        = "info"
-	DefaultFrameTimeout    = 10 * time.Second
-	DefaultMaxConnsTotal   = 1024
-	DefaultMaxConnsPartner = 256
-	// DefaultSignOnDeadline is how long a connection may stay unbound.
-	DefaultSignOnDeadline = 30 * time.Second
-	// DefaultMaxUnboundPerAddress caps the connections of one source
-	// address that have not signed on.
-	DefaultMaxUnboundPerAddress = 64
+	DefaultListen        = "127.0.0.1:8583"
+	DefaultLogLevel      = "info"
+	DefaultTLSMinVersion = "1.2"
 	// DemoPANKey keys the PAN hash of the embedded demo ledger when no
 	// pan_key is configured. It is public: never use it with real data.
 	DemoPANKey = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 )
 
-// Load reads and validates a file. An empty path gives the defaults (the
+// Load reads a file (Resolve checks it). An empty path gives the defaults (the
 // demo setup: no partners unless the caller adds them).
 func Load(path string) (*Config, error) {
 	c := &Config{}
@@ -177,183 +171,6 @@ var (
 	institutionRE = regexp.MustCompile(`^[0-9]{1,11}$`)
 	hexRE         = regexp.MustCompile(`^[0-9A-Fa-f]*$`)
 )
-
-// ApplyDefaults fills in every key the file left out.
-func (c *Config) ApplyDefaults() {
-	if c.Listen == "" {
-		c.Listen = DefaultListen
-	}
-	if c.LogLevel == "" {
-		c.LogLevel = DefaultLogLevel
-	}
-	if c.IdleTimeout == 0 {
-		c.IdleTimeout = Duration(DefaultIdleTimeout)
-	}
-	if c.DuplicateWindow == 0 {
-		c.DuplicateWindow = Duration(DefaultDuplicateWindow)
-	}
-	if c.MaxInFlight == 0 {
-		c.MaxInFlight = DefaultMaxInFlight
-	}
-	if c.FrameTimeout == 0 {
-		c.FrameTimeout = Duration(DefaultFrameTimeout)
-	}
-	if c.MaxConns == 0 {
-		c.MaxConns = DefaultMaxConnsTotal
-	}
-	if c.MaxConnsPartner == 0 {
-		c.MaxConnsPartner = DefaultMaxConnsPartner
-	}
-	if c.TLS.Listen != "" && c.TLS.MinVersion == "" {
-		c.TLS.MinVersion = "1.2"
-	}
-	if c.CardRate.Inquiries == nil {
-		n := DefaultRateInquiries
-		c.CardRate.Inquiries = &n
-	}
-	if c.CardRate.Window == 0 {
-		c.CardRate.Window = Duration(DefaultRateWindow)
-	}
-	c.Ledger.applyDefaults()
-	c.Audit.applyDefaults()
-	c.CardState.applyDefaults()
-	if c.SignOnDeadline == 0 {
-		c.SignOnDeadline = Duration(DefaultSignOnDeadline)
-	}
-	if c.RejectStrangers == nil {
-		v := true
-		c.RejectStrangers = &v
-	}
-	if c.MaxUnboundPerAddress == 0 {
-		c.MaxUnboundPerAddress = DefaultMaxUnboundPerAddress
-	}
-}
-
-// Validate applies the defaults, checks every key and fills the derived
-// fields (networks, keys). The error names the key at fault.
-func (c *Config) Validate() error {
-	c.ApplyDefaults()
-	var errs []string
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
-
-	if _, err := netip.ParseAddrPort(c.Listen); err != nil && !strings.HasPrefix(c.Listen, ":") && !strings.Contains(c.Listen, "localhost") {
-		bad("listen: %q is not host:port", c.Listen)
-	}
-	switch c.LogLevel {
-	case "debug", "info", "warn", "error":
-	default:
-		bad("log_level: %q is not one of debug, info, warn, error", c.LogLevel)
-	}
-	if c.PANKeyFile != "" {
-		if c.PANKey != "" {
-			bad("pan_key_file: give pan_key or pan_key_file, not both")
-		}
-		if v, err := readKeyFile(c.PANKeyFile); err != nil {
-			bad("pan_key_file: %v", err)
-		} else {
-			c.PANKey = v
-		}
-	}
-	if c.PANKey != "" {
-		k, err := hex.DecodeString(c.PANKey)
-		if err != nil || len(k) < 16 {
-			bad("pan_key: want at least 16 bytes as hex digits")
-		}
-		c.PANKeyBytes = k
-	}
-	if *c.CardRate.Inquiries < 0 {
-		bad("card_rate.inquiries: must be 0 (off) or more")
-	}
-	if c.MaxInFlight < 1 {
-		bad("max_in_flight: must be at least 1")
-	}
-	if c.MaxConns < 0 || c.MaxConnsPartner < 0 {
-		bad("max_conns, max_conns_per_partner: must be positive")
-	}
-	errs = append(errs, c.TLS.validate()...)
-	if c.AdminListen != "" && c.AdminListen == c.Listen {
-		bad("admin_listen: must differ from listen")
-	}
-	seen := map[string]bool{}
-	for i := range c.Partners {
-		p := &c.Partners[i]
-		where := fmt.Sprintf("partners[%d]", i)
-		if !institutionRE.MatchString(p.Institution) {
-			bad("%s.institution: %q is not 1 to 11 digits", where, p.Institution)
-		} else {
-			where = fmt.Sprintf("partners[%d] (%s)", i, p.Institution)
-		}
-		if seen[p.Institution] {
-			bad("%s: institution listed twice", where)
-		}
-		seen[p.Institution] = true
-		if len(p.Allow) == 0 {
-			bad("%s.allow: list the source networks allowed to sign on (e.g. 127.0.0.0/8)", where)
-		}
-		p.Networks = p.Networks[:0]
-		for _, a := range p.Allow {
-			pfx, err := netip.ParsePrefix(a)
-			if err != nil {
-				addr, aerr := netip.ParseAddr(a)
-				if aerr != nil {
-					bad("%s.allow: %q is not a network (like 10.1.0.0/16) or address", where, a)
-					continue
-				}
-				pfx = netip.PrefixFrom(addr, addr.BitLen())
-			}
-			p.Networks = append(p.Networks, pfx.Masked())
-		}
-		if p.MACKeyFile != "" {
-			if p.MACKey != "" {
-				bad("%s.mac_key_file: give mac_key or mac_key_file, not both", where)
-			}
-			if v, err := readKeyFile(p.MACKeyFile); err != nil {
-				bad("%s.mac_key_file: %v", where, err)
-			} else {
-				p.MACKey = v
-			}
-		}
-		if p.MACKey != "" {
-			k, err := hex.DecodeString(p.MACKey)
-			if err != nil || len(k) != 16 || !hexRE.MatchString(p.MACKey) {
-				bad("%s.mac_key: want 16 bytes as 32 hex digits (a double-length DES key)", where)
-			}
-			p.Key = k
-		}
-		if p.Screen == (Profile{}) || p.Receipt == (Profile{}) {
-			bad("%s: screen and receipt profiles ({columns, lines}) are required", where)
-		}
-		for j, t := range p.Terminals {
-			if t.Prefix == "" {
-				bad("%s.terminals[%d].prefix: empty", where, j)
-			}
-		}
-	}
-	errs = append(errs, c.Ledger.validate()...)
-	errs = append(errs, c.Audit.validate()...)
-	errs = append(errs, c.CardState.validate(c.DatabaseURL)...)
-	if c.MaxUnboundPerAddress < 0 {
-		bad("max_unbound_per_address: must be positive")
-	}
-	if len(errs) > 0 {
-		return errors.New(strings.Join(errs, "; "))
-	}
-	return nil
-}
-
-// readKeyFile reads a key kept in a file (hex digits, surrounding space
-// ignored). The error never holds the file's content.
-func readKeyFile(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	v := strings.TrimSpace(string(b))
-	if v == "" {
-		return "", fmt.Errorf("%s is empty", path)
-	}
-	return v, nil
-}
 
 func (t *TLS) validate() []string {
 	if t.Listen == "" {

@@ -1,12 +1,17 @@
 package config
 
 import (
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/bli/atmgw/audit"
 	"github.com/bli/atmgw/configs"
+	"github.com/bli/atmgw/gateway"
+	"github.com/bli/atmgw/ledger"
+	"github.com/bli/atmgw/ledger/postgres"
 )
 
 func TestExampleConfigIsValid(t *testing.T) {
@@ -14,17 +19,22 @@ func TestExampleConfigIsValid(t *testing.T) {
 	if err := Parse(configs.Example, &c); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Validate(); err != nil {
+	s, err := c.Resolve()
+	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Partners) != 6 {
-		t.Fatalf("want the six partners, got %d", len(c.Partners))
+	ps := s.Gateway.Partners
+	if len(ps) != 6 {
+		t.Fatalf("want the six partners, got %d", len(ps))
 	}
 	inst := map[string]bool{}
-	for _, p := range c.Partners {
+	for _, p := range ps {
 		inst[p.Institution] = true
-		if len(p.Networks) == 0 {
+		if len(p.Allow) == 0 {
 			t.Errorf("%s: no networks", p.Institution)
+		}
+		if _, ok := s.Gateway.Profiles.Lookup(p.Institution, "ATM"+p.Institution+"01"); !ok {
+			t.Errorf("%s: no profile", p.Institution)
 		}
 	}
 	for _, want := range []string{"005", "007", "012", "808", "812", "700"} {
@@ -32,11 +42,15 @@ func TestExampleConfigIsValid(t *testing.T) {
 			t.Errorf("partner %s missing", want)
 		}
 	}
-	if c.Partners[4].Institution != "812" || len(c.Partners[4].Key) != 16 {
+	if ps[4].Institution != "812" || len(ps[4].MACKey) != 16 {
 		t.Errorf("812 should carry a 16-byte MAC key")
 	}
-	if *c.CardRate.Inquiries != 10 || c.DatabaseURL != "" {
-		t.Errorf("unexpected defaults: rate %d url %q", *c.CardRate.Inquiries, c.DatabaseURL)
+	if s.CardState.Options.RateLimit != 10 || s.DatabaseURL != "" {
+		t.Errorf("unexpected defaults: rate %d url %q", s.CardState.Options.RateLimit, s.DatabaseURL)
+	}
+	// The file is left as it was: nothing is written into it.
+	if c.Partners[0].Allow == nil || c.Partners[0].MACKey != "" || c.CardState.Store != CardStateAuto {
+		t.Errorf("the file's values changed: %+v", c)
 	}
 }
 
@@ -72,12 +86,45 @@ func TestEmptyFileGivesDefaults(t *testing.T) {
 	if err := Parse(nil, &c); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Validate(); err != nil {
+	s, err := c.Resolve()
+	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Listen != DefaultListen || *c.CardRate.Inquiries != DefaultRateInquiries {
-		t.Fatalf("defaults not applied: %+v", c)
+	// Every default is the one of the package that owns the key.
+	g := s.Gateway
+	if s.Listen != DefaultListen || s.LogLevel != DefaultLogLevel || s.CardState.Options.RateLimit != ledger.DefaultRateLimit ||
+		g.IdleTimeout != gateway.DefaultIdleTimeout || g.MaxInFlight != gateway.DefaultMaxInFlight ||
+		g.MaxConns != gateway.DefaultMaxConns || g.MaxConnsPerPartner != gateway.DefaultMaxConnsPartner ||
+		g.SignOnDeadline != gateway.DefaultSignOnDeadline || g.MaxUnboundPerAddress != gateway.DefaultMaxUnboundAddr ||
+		g.AdmitStrangers || s.Audit.Sink != AuditOff || !s.Audit.Auto || s.Audit.Options.BatchSize != audit.DefaultBatchSize ||
+		s.CardState.Store != CardStateMemory || s.CardState.MemoryWhenPrimaryDown ||
+		s.CardState.Options.MaxBatch != postgres.DefaultCardStateMaxBatch || string(s.PANKey) != string(mustHex(t, DemoPANKey)) {
+		t.Fatalf("defaults not applied: %+v", s)
 	}
+}
+
+// Off is 0 in the file, and negative in the packages' options (whose 0 is
+// the default).
+func TestOffIsZeroInTheFile(t *testing.T) {
+	var c Config
+	if err := Parse([]byte("card_rate: {inquiries: 0}\nledger: {queue: 0}\n"), &c); err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.CardState.Options.RateLimit >= 0 || s.Ledger.Cluster.Limit.Queue >= 0 {
+		t.Errorf("off not translated: rate %d, queue %d", s.CardState.Options.RateLimit, s.Ledger.Cluster.Limit.Queue)
+	}
+}
+
+func mustHex(t *testing.T, s string) []byte {
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func TestKeysFromFiles(t *testing.T) {
@@ -92,13 +139,14 @@ func TestKeysFromFiles(t *testing.T) {
 	if err := Parse([]byte(y), &c); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Validate(); err != nil {
+	s, err := c.Resolve()
+	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.PANKeyBytes) != 32 || c.PANKeyBytes[31] != 0x1f {
-		t.Errorf("pan_key_file not read: %x", c.PANKeyBytes)
+	if len(s.PANKey) != 32 || s.PANKey[31] != 0x1f {
+		t.Errorf("pan_key_file not read: %x", s.PANKey)
 	}
-	if k := c.Partners[0].Key; len(k) != 16 || k[0] != 0x01 || k[15] != 0x10 {
+	if k := s.Gateway.Partners[0].MACKey; len(k) != 16 || k[0] != 0x01 || k[15] != 0x10 {
 		t.Errorf("mac_key_file not read: %x", k)
 	}
 
@@ -106,7 +154,7 @@ func TestKeysFromFiles(t *testing.T) {
 	os.WriteFile(mac, []byte("SECRETSECRETSECRET\n"), 0o600)
 	var bad Config
 	Parse([]byte(y), &bad)
-	err := bad.Validate()
+	err = bad.Validate()
 	if err == nil || !strings.Contains(err.Error(), "mac_key") || strings.Contains(err.Error(), "SECRET") {
 		t.Errorf("bad MAC key file: %v", err)
 	}

@@ -4,21 +4,13 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/bli/atmgw/ledger/cluster"
+	"github.com/bli/atmgw/ledger/postgres"
 )
 
-// Defaults of the ledger section.
-const (
-	DefaultLedgerTimeout = 300 * time.Millisecond
-	DefaultMaxConns      = 16
-	// DefaultLedgerAttempts is how many hosts one inquiry is tried on.
-	DefaultLedgerAttempts = 2
-	// queue defaults to this many times max_conns.
-	DefaultQueuePerConn = 4
-	// DefaultQueueTimeout is the longest an inquiry waits for its turn on a host.
-	DefaultQueueTimeout = 100 * time.Millisecond
-	// MaxQueueTimeout bounds ledger.queue_timeout.
-	MaxQueueTimeout = 10 * time.Second
-)
+// MaxQueueTimeout bounds ledger.queue_timeout.
+const MaxQueueTimeout = 10 * time.Second
 
 // Where inquiries read first (ledger.read_from).
 const (
@@ -54,33 +46,54 @@ type Ledger struct {
 	Breaker       Breaker  `yaml:"breaker"`
 }
 
-// applyDefaults fills the ledger keys the file left out.
-func (l *Ledger) applyDefaults() {
-	if l.Timeout == 0 {
-		l.Timeout = Duration(DefaultLedgerTimeout)
+// LedgerSettings are the ledger hosts and how they are called.
+type LedgerSettings struct {
+	Replicas []string // URLs of the read replicas of database_url, trimmed
+	MaxConns int      // the PostgreSQL pool of each host
+	ReadFrom string   // ReadFromReplicas or ReadFromPrimary (also in Cluster.PreferPrimary)
+	// Cluster holds the deadline, breaker, attempts and concurrency limit
+	// of each host; its Metrics are app's.
+	Cluster cluster.Options
+}
+
+// resolve checks the ledger section and returns the settings in force: a
+// key left out takes the default of postgres or cluster, as the
+// packages document them (max_concurrent: max_conns; min_concurrent: a
+// quarter of it; queue: 4 × max_conns, 0: none).
+func (l *Ledger) resolve(p *problems) LedgerSettings {
+	p.add(l.validate()...)
+	s := LedgerSettings{
+		MaxConns: or(l.MaxConns, postgres.DefaultMaxConns),
+		ReadFrom: or(l.ReadFrom, ReadFromReplicas),
 	}
-	if l.MaxConns == 0 {
-		l.MaxConns = DefaultMaxConns
+	for _, u := range l.Replicas {
+		s.Replicas = append(s.Replicas, strings.TrimSpace(u))
 	}
-	if l.MaxConcurrent == 0 {
-		l.MaxConcurrent = l.MaxConns
+	maxConc := or(l.MaxConcurrent, s.MaxConns)
+	queue := cluster.DefaultQueuePerLimit * s.MaxConns
+	if l.Queue != nil {
+		queue = *l.Queue
 	}
-	if l.MinConcurrent == 0 {
-		l.MinConcurrent = max(1, min(l.MaxConcurrent, l.MaxConns)/4)
+	if queue == 0 {
+		queue = -1 // none: past the limit, an inquiry is shed at once
 	}
-	if l.Queue == nil && l.MaxConns > 0 {
-		n := DefaultQueuePerConn * l.MaxConns
-		l.Queue = &n
+	s.Cluster = cluster.Options{
+		Guard: cluster.GuardOptions{
+			Timeout:     or(time.Duration(l.Timeout), cluster.DefaultGuardTimeout),
+			Failures:    uint32(or(l.Breaker.Failures, cluster.DefaultGuardFailures)),
+			OpenFor:     or(time.Duration(l.Breaker.OpenFor), cluster.DefaultGuardOpenFor),
+			HalfOpenMax: uint32(or(l.Breaker.HalfOpenMax, cluster.DefaultGuardHalfOpenMax)),
+		},
+		Attempts:      or(l.Attempts, cluster.DefaultAttempts),
+		MaxConcurrent: maxConc,
+		Limit: cluster.LimitOptions{
+			Min:          or(l.MinConcurrent, max(1, min(maxConc, s.MaxConns)/4)),
+			Queue:        queue,
+			QueueTimeout: or(time.Duration(l.QueueTimeout), cluster.DefaultQueueTimeout),
+		},
+		PreferPrimary: s.ReadFrom == ReadFromPrimary,
 	}
-	if l.QueueTimeout == 0 {
-		l.QueueTimeout = Duration(DefaultQueueTimeout)
-	}
-	if l.ReadFrom == "" {
-		l.ReadFrom = ReadFromReplicas
-	}
-	if l.Attempts == 0 {
-		l.Attempts = DefaultLedgerAttempts
-	}
+	return s
 }
 
 // validate checks the ledger section; each error names its key. A
@@ -88,38 +101,39 @@ func (l *Ledger) applyDefaults() {
 func (l *Ledger) validate() []string {
 	var errs []string
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
-	if l.MaxConns < 1 {
+	if l.MaxConns < 0 {
 		bad("ledger.max_conns: must be at least 1")
 	}
-	if l.MaxConcurrent < 1 {
+	if l.MaxConcurrent < 0 {
 		bad("ledger.max_concurrent: must be at least 1")
 	}
-	if l.MinConcurrent < 1 {
+	conns := or(l.MaxConns, postgres.DefaultMaxConns)
+	ceiling := min(or(l.MaxConcurrent, conns), conns)
+	if l.MinConcurrent < 0 {
 		bad("ledger.min_concurrent: must be at least 1")
-	} else if l.MaxConcurrent >= 1 && l.MaxConns >= 1 && l.MinConcurrent > min(l.MaxConcurrent, l.MaxConns) {
+	} else if l.MaxConcurrent >= 0 && l.MaxConns >= 0 && l.MinConcurrent > ceiling {
 		bad("ledger.min_concurrent: %d is more than ledger.max_concurrent or ledger.max_conns", l.MinConcurrent)
 	}
-	if l.QueueLen() < 0 {
+	if l.Queue != nil && *l.Queue < 0 {
 		bad("ledger.queue: must be 0 (no queue) or more")
 	}
 	if time.Duration(l.QueueTimeout) > MaxQueueTimeout {
 		bad("ledger.queue_timeout: at most %v (an inquiry waits this long for its turn on a host)", MaxQueueTimeout)
 	}
-	if l.Attempts < 1 {
+	if l.Attempts < 0 {
 		bad("ledger.attempts: must be at least 1")
 	}
 	if l.Breaker.Failures < 0 || l.Breaker.HalfOpenMax < 0 {
 		bad("ledger.breaker: failures and half_open_max must be positive")
 	}
 	switch l.ReadFrom {
-	case ReadFromReplicas, ReadFromPrimary:
+	case "", ReadFromReplicas, ReadFromPrimary:
 	default:
 		bad("ledger.read_from: %q is not replicas or primary", l.ReadFrom)
 	}
 	seen := map[string]int{}
 	for i, u := range l.Replicas {
 		u = strings.TrimSpace(u)
-		l.Replicas[i] = u
 		switch {
 		case u == "":
 			bad("ledger.replicas[%d]: empty", i)
@@ -129,12 +143,4 @@ func (l *Ledger) validate() []string {
 		seen[u] = i + 1
 	}
 	return errs
-}
-
-// QueueLen is ledger.queue (0 when not set).
-func (l *Ledger) QueueLen() int {
-	if l.Queue == nil {
-		return 0
-	}
-	return *l.Queue
 }

@@ -11,25 +11,26 @@ func TestLedgerDefaultsAndKeys(t *testing.T) {
 	if err := Parse([]byte("ledger: {max_conns: 10}\n"), &c); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Validate(); err != nil {
+	s, err := c.Resolve()
+	if err != nil {
 		t.Fatal(err)
 	}
-	l := c.Ledger
+	l := s.Ledger.Cluster
 	// max_concurrent is the ceiling of each host's adaptive limit (it was
 	// a bulkhead of 4 × max_conns for the whole gateway): max_conns.
-	if l.MaxConcurrent != 10 || l.MinConcurrent != 2 || l.QueueLen() != 40 || time.Duration(l.QueueTimeout) != 100*time.Millisecond ||
-		l.Attempts != 2 || l.ReadFrom != ReadFromReplicas || len(l.Replicas) != 0 ||
-		time.Duration(l.Timeout) != 300*time.Millisecond {
-		t.Errorf("defaults: %+v", l)
+	if l.MaxConcurrent != 10 || l.Limit.Min != 2 || l.Limit.Queue != 40 || l.Limit.QueueTimeout != 100*time.Millisecond ||
+		l.Attempts != 2 || s.Ledger.ReadFrom != ReadFromReplicas || l.PreferPrimary || len(s.Ledger.Replicas) != 0 ||
+		l.Guard.Timeout != 300*time.Millisecond || s.Ledger.MaxConns != 10 {
+		t.Errorf("defaults: %+v", s.Ledger)
 	}
 	c = Config{}
 	if err := Parse([]byte("ledger: {max_conns: 2}\n"), &c); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Validate(); err != nil {
+	if s, err = c.Resolve(); err != nil {
 		t.Fatal(err)
 	}
-	if l := c.Ledger; l.MinConcurrent != 1 || l.MaxConcurrent != 2 || l.QueueLen() != 8 {
+	if l := s.Ledger.Cluster; l.Limit.Min != 1 || l.MaxConcurrent != 2 || l.Limit.Queue != 8 {
 		t.Errorf("defaults of a pool of 2: %+v", l)
 	}
 
@@ -40,14 +41,14 @@ func TestLedgerDefaultsAndKeys(t *testing.T) {
 	if err := Parse([]byte(y), &c); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Validate(); err != nil {
+	if s, err = c.Resolve(); err != nil {
 		t.Fatal(err)
 	}
-	l = c.Ledger
-	if len(l.Replicas) != 2 || l.Replicas[1] != "postgres://u:pw@r2/bli" || l.ReadFrom != ReadFromPrimary ||
-		l.Attempts != 3 || l.MaxConcurrent != 7 || l.MinConcurrent != 3 || l.Queue == nil || *l.Queue != 0 ||
-		time.Duration(l.QueueTimeout) != 250*time.Millisecond || l.Breaker.Failures != 4 {
-		t.Errorf("keys: %+v", l)
+	l = s.Ledger.Cluster
+	if r := s.Ledger.Replicas; len(r) != 2 || r[1] != "postgres://u:pw@r2/bli" || s.Ledger.ReadFrom != ReadFromPrimary || !l.PreferPrimary ||
+		l.Attempts != 3 || l.MaxConcurrent != 7 || l.Limit.Min != 3 || l.Limit.Queue != -1 ||
+		l.Limit.QueueTimeout != 250*time.Millisecond || l.Guard.Failures != 4 || l.Guard.OpenFor != time.Second || l.Guard.HalfOpenMax != 2 {
+		t.Errorf("keys: %+v", s.Ledger)
 	}
 }
 

@@ -250,34 +250,24 @@ func loadedURL(t testing.TB) (string, *card.PANHasher) {
 
 // appCluster builds a cluster of one host the way atmgw serve does
 // (internal/app's openLedger): the host opened warm (postgres.Options.Warm),
-// and the cluster's deadline, breaker and limiter from the configuration's
-// defaults for ledger.max_conns = maxConns. tune may change the options.
+// and the cluster's options those of the configuration resolved for
+// ledger.max_conns = maxConns. tune may change the options.
 func appCluster(t testing.TB, url string, maxConns int, reg prometheus.Registerer, tune func(*cluster.Options)) *cluster.Cluster {
 	t.Helper()
 	var cfg config.Config
 	if err := config.Parse(fmt.Appendf(nil, "ledger: {max_conns: %d}\n", maxConns), &cfg); err != nil {
 		t.Fatal(err)
 	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	l := cfg.Ledger
-	st, err := postgres.Open(ctxT(t), url, postgres.Options{MaxConns: int32(l.MaxConns), Warm: true})
+	s, err := cfg.Resolve()
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := cluster.Options{
-		Guard: cluster.GuardOptions{
-			Timeout:     time.Duration(l.Timeout),
-			Failures:    uint32(l.Breaker.Failures),
-			OpenFor:     time.Duration(l.Breaker.OpenFor),
-			HalfOpenMax: uint32(l.Breaker.HalfOpenMax),
-		},
-		Attempts:      l.Attempts,
-		MaxConcurrent: l.MaxConcurrent,
-		Limit:         cluster.LimitOptions{Min: l.MinConcurrent, Queue: l.QueueLen(), QueueTimeout: time.Duration(l.QueueTimeout)},
-		Metrics:       cluster.NewMetrics(reg),
+	st, err := postgres.Open(ctxT(t), url, postgres.Options{MaxConns: int32(s.Ledger.MaxConns), Warm: true})
+	if err != nil {
+		t.Fatal(err)
 	}
+	opts := s.Ledger.Cluster
+	opts.Metrics = cluster.NewMetrics(reg)
 	if tune != nil {
 		tune(&opts)
 	}

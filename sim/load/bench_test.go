@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bli/atmgw/gateway/gatewaytest"
 	"github.com/bli/atmgw/internal/config"
+	"github.com/bli/atmgw/internal/gatewaytest"
 	"github.com/bli/atmgw/sim/cards"
 )
 

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bli/atmgw/gateway/gatewaytest"
+	"github.com/bli/atmgw/internal/gatewaytest"
 	"github.com/bli/atmgw/internal/leaktest"
 	"github.com/bli/atmgw/internal/testsync"
 	"github.com/bli/atmgw/iso"

@@ -1,12 +1,11 @@
 // Package gatewaytest runs a whole gateway in-process on a loopback port for
-// tests, wired exactly as `atmgw serve` wires it (internal/app), with the
-// built-in example configuration: the six partners, allowed from loopback.
+// tests, wired and served exactly as `atmgw serve` does it (internal/app's
+// Listen, Start and Stop), with the built-in example configuration: the six
+// partners, allowed from loopback.
 package gatewaytest
 
 import (
 	"context"
-	"crypto/tls"
-	"net"
 	"testing"
 	"time"
 
@@ -20,10 +19,10 @@ import (
 
 // Gateway is a running test gateway.
 type Gateway struct {
-	Addr    string // host:port to dial
-	TLSAddr string // the TLS listener's host:port, when the config has tls.listen
-	Config  *config.Config
-	App     *app.Gateway
+	Addr     string           // host:port to dial
+	TLSAddr  string           // the TLS listener's host:port, when the config has tls.listen
+	Settings *config.Settings // the configuration in force
+	App      *app.Gateway
 }
 
 // Option changes the configuration before the gateway starts.
@@ -62,7 +61,8 @@ func Start(t testing.TB, opts ...Option) *Gateway {
 	for _, o := range opts {
 		o(cfg)
 	}
-	if err := cfg.Validate(); err != nil {
+	settings, err := cfg.Resolve()
+	if err != nil {
 		t.Fatalf("gatewaytest: config: %v", err)
 	}
 	var log *zap.Logger
@@ -71,48 +71,15 @@ func Start(t testing.TB, opts ...Option) *Gateway {
 	} else {
 		log = zap.NewNop()
 	}
-	g, err := app.Build(context.Background(), cfg, log)
+	svc, err := app.Listen(context.Background(), settings, log, app.ServiceOptions{})
 	if err != nil {
 		t.Fatalf("gatewaytest: %v", err)
 	}
-	l, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		g.Close()
-		t.Fatalf("gatewaytest: listen: %v", err)
-	}
-	listeners := []net.Listener{l}
-	gw := &Gateway{Addr: l.Addr().String(), Config: cfg, App: g}
-	if cfg.TLS.Listen != "" {
-		tc, err := app.TLSConfig(&cfg.TLS)
-		if err != nil {
-			l.Close()
-			g.Close()
-			t.Fatalf("gatewaytest: %v", err)
-		}
-		tl, err := net.Listen("tcp", cfg.TLS.Listen)
-		if err != nil {
-			l.Close()
-			g.Close()
-			t.Fatalf("gatewaytest: tls listen: %v", err)
-		}
-		gw.TLSAddr = tl.Addr().String()
-		listeners = append(listeners, tls.NewListener(tl, tc))
-	}
-	done := make(chan struct{}, len(listeners))
-	for _, l := range listeners {
-		go func(l net.Listener) {
-			g.Server.Serve(l)
-			done <- struct{}{}
-		}(l)
-	}
+	svc.Start()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		g.Server.Shutdown(ctx)
-		for range listeners {
-			<-done
-		}
-		g.Close()
+		svc.Stop(ctx)
 	})
-	return gw
+	return &Gateway{Addr: svc.Addr(), TLSAddr: svc.TLSAddr(), Settings: settings, App: svc.Gateway}
 }
