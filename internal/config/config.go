@@ -1,5 +1,5 @@
-// Package config reads the gateway's YAML configuration file (contract
-// section 7) and resolves it. Two types, one per side:
+// Package config reads the gateway's YAML configuration file (every key in
+// configs/atmgw.example.yaml, docs/operations.md section 2) and resolves it. Two types, one per side:
 //
 //   - Config is the file as written (Parse, Load); cmd/atmgw applies the
 //     environment and flag overrides to it. Nothing writes derived values
