@@ -20,7 +20,7 @@ var (
 	descRejected = prometheus.NewDesc("atmgw_audit_records_rejected_total",
 		"Audit records the database refused as invalid, kept in audit-rejected.log.", nil, nil)
 	descLost = prometheus.NewDesc("atmgw_audit_records_lost_total",
-		"Audit records lost after they were durable: torn or corrupt spool lines, replayed records refused whose rejected file failed.", nil, nil)
+		"Audit records lost after they were durable: corrupt spool lines, replayed records refused whose rejected file failed. (The torn last line of a crashed process is not counted: it was never acknowledged.)", nil, nil)
 	descWriteErrors = prometheus.NewDesc("atmgw_audit_write_errors_total",
 		"Audit records not made durable (their answers withheld), by reason: unavailable (neither the database nor the spool took them), closed, canceled (the caller's context ended first).", []string{"reason"}, nil)
 )

@@ -62,7 +62,11 @@ type spool struct {
 type adopted struct {
 	Files int // spool files adopted
 	Lines int // intact records copied
-	Bad   int // torn or corrupt lines dropped
+	Bad   int // corrupt lines dropped: records that may have been acknowledged
+	// Unfinished counts the torn last lines dropped: an append cut short
+	// by the crash of its process. Its fsync never ran, so no Write
+	// returned nil for it and no answer left: nothing acknowledged is lost.
+	Unfinished int
 }
 
 // openSpool creates the spool file of this process (audit-<prefix>.spool in
@@ -119,7 +123,7 @@ func openSpool(ctx context.Context, dir, prefix string) (*spool, adopted, error)
 		if err := ctx.Err(); err != nil {
 			return fail(err)
 		}
-		n, bad, took, err := s.adopt(o.path)
+		n, bad, unfinished, took, err := s.adopt(o.path)
 		if err != nil {
 			return fail(fmt.Errorf("adopting %s: %w", o.path, err))
 		}
@@ -127,6 +131,7 @@ func openSpool(ctx context.Context, dir, prefix string) (*spool, adopted, error)
 			ad.Files++
 			ad.Lines += n
 			ad.Bad += bad
+			ad.Unfinished += unfinished
 		}
 	}
 	if err := syncDir(dir); err != nil {
@@ -138,24 +143,24 @@ func openSpool(ctx context.Context, dir, prefix string) (*spool, adopted, error)
 // adopt copies the intact lines of the spool file of a process that is
 // gone into s, fsyncs s, and removes the old file. A file still locked by
 // its process is left alone (took false).
-func (s *spool) adopt(path string) (lines, bad int, took bool, err error) {
+func (s *spool) adopt(path string) (lines, bad, unfinished int, took bool, err error) {
 	of, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return 0, 0, false, nil // adopted by someone else meanwhile
+		return 0, 0, 0, false, nil // adopted by someone else meanwhile
 	}
 	if err != nil {
-		return 0, 0, false, err
+		return 0, 0, 0, false, err
 	}
 	defer of.Close()
 	if ok, err := tryLock(of); err != nil || !ok {
-		return 0, 0, false, err // its process runs
+		return 0, 0, 0, false, err // its process runs
 	}
 	// Locked: is it still the file at that path (not one another process
 	// adopted and removed between our open and our lock)?
 	st1, err1 := of.Stat()
 	st2, err2 := os.Stat(path)
 	if err1 != nil || err2 != nil || !os.SameFile(st1, st2) {
-		return 0, 0, false, nil
+		return 0, 0, 0, false, nil
 	}
 	r := bufio.NewReaderSize(of, maxLineLen)
 	w := bufio.NewWriterSize(s.f, 64<<10)
@@ -163,17 +168,19 @@ func (s *spool) adopt(path string) (lines, bad int, took bool, err error) {
 	for {
 		b, rerr := r.ReadSlice('\n')
 		if errors.Is(rerr, bufio.ErrBufferFull) {
-			bad++
 			for errors.Is(rerr, bufio.ErrBufferFull) {
 				_, rerr = r.ReadSlice('\n')
 			}
 			if rerr == nil {
+				bad++
 				continue
 			}
 			if errors.Is(rerr, io.EOF) {
+				unfinished++ // an overlong last line without its newline: torn
 				break
 			}
-			return 0, 0, false, rerr
+			bad++
+			return 0, 0, 0, false, rerr
 		}
 		if errors.Is(rerr, io.EOF) {
 			// A last line without its newline: the write was torn, unless
@@ -185,13 +192,13 @@ func (s *spool) adopt(path string) (lines, bad int, took bool, err error) {
 					written += int64(n + m)
 					lines++
 				} else {
-					bad++
+					unfinished++
 				}
 			}
 			break
 		}
 		if rerr != nil {
-			return 0, 0, false, rerr
+			return 0, 0, 0, false, rerr
 		}
 		if !intact(b[:len(b)-1]) {
 			bad++
@@ -200,15 +207,15 @@ func (s *spool) adopt(path string) (lines, bad int, took bool, err error) {
 		n, werr := w.Write(b)
 		written += int64(n)
 		if werr != nil {
-			return 0, 0, false, werr
+			return 0, 0, 0, false, werr
 		}
 		lines++
 	}
 	if err := w.Flush(); err != nil {
-		return 0, 0, false, err
+		return 0, 0, 0, false, err
 	}
 	if err := s.f.Sync(); err != nil {
-		return 0, 0, false, err
+		return 0, 0, 0, false, err
 	}
 	s.mu.Lock()
 	s.size += written
@@ -216,9 +223,9 @@ func (s *spool) adopt(path string) (lines, bad int, took bool, err error) {
 	s.gen++
 	s.mu.Unlock()
 	if err := os.Remove(path); err != nil {
-		return 0, 0, false, err
+		return 0, 0, 0, false, err
 	}
-	return lines, bad, true, nil
+	return lines, bad, unfinished, true, nil
 }
 
 // append writes recs at the end of the file and fsyncs it before it

@@ -126,8 +126,8 @@ type Writer struct {
 }
 
 type counters struct {
-	written, spooled, batches, spoolBatches, failed, rejected, lost atomic.Uint64
-	unavailable, closed, canceled                                   atomic.Uint64 // Write errors
+	written, spooled, batches, spoolBatches, failed, rejected, lost, unfinished atomic.Uint64
+	unavailable, closed, canceled                                               atomic.Uint64 // Write errors
 }
 
 // request is one Write waiting for its batch.
@@ -227,7 +227,12 @@ func open(ctx context.Context, opts Options) (*Writer, error) {
 	}
 	if ad.Bad > 0 {
 		w.c.lost.Add(uint64(ad.Bad))
-		log.Warn("audit: torn or corrupt spool lines dropped", zap.Int("lines", ad.Bad))
+		log.Warn("audit: corrupt spool lines dropped", zap.Int("lines", ad.Bad))
+	}
+	if ad.Unfinished > 0 {
+		w.c.unfinished.Add(uint64(ad.Unfinished))
+		log.Info("audit: the torn last line of a crashed process's spool dropped (its append never finished: not acknowledged, no answer left)",
+			zap.Int("lines", ad.Unfinished))
 	}
 	if cc != nil {
 		// Warm: the first records must not wait for a connection.
@@ -348,7 +353,8 @@ type Stats struct {
 	SpoolBatches  uint64 // batches appended to the spool, one append and fsync each (concurrent ones share an fsync)
 	FailedBatches uint64 // batches or connections the database failed
 	Rejected      uint64 // records the database refused as invalid (in audit-rejected.log)
-	Lost          uint64 // corrupt or torn spool lines; replayed records refused whose rejected file failed
+	Lost          uint64 // corrupt spool lines; replayed records refused whose rejected file failed
+	Unfinished    uint64 // torn last lines of a crashed process's spool: appends never finished, never acknowledged
 	WriteErrors   uint64 // Write calls that returned an error: not durable, closed, or ctx ended
 	SpoolPending  int    // records waiting in the spool
 	Queued        int    // records queued for a batch
@@ -365,6 +371,7 @@ func (w *Writer) Stats() Stats {
 		FailedBatches: w.c.failed.Load(),
 		Rejected:      w.c.rejected.Load(),
 		Lost:          w.c.lost.Load(),
+		Unfinished:    w.c.unfinished.Load(),
 		WriteErrors:   w.c.unavailable.Load() + w.c.closed.Load() + w.c.canceled.Load(),
 		SpoolPending:  w.spool.pending(),
 		Queued:        len(w.in),

@@ -339,7 +339,7 @@ func Atmgw() (dashboard.Dashboard, error) {
 			"0210s not sent because their audit record could be made durable neither in the database nor in the spool.",
 			6, 4, q(`sum(increase(atmgw_answers_withheld_total{`+gw+`}[$__range]))`, "withheld")),
 		count("Audit records lost or rejected",
-			"Audit records lost after they were durable (torn spool lines) or refused by the database (kept in audit-rejected.log).",
+			"Audit records lost after they were durable (corrupt spool lines) or refused by the database (kept in audit-rejected.log).",
 			6, 4, q(`sum(increase(atmgw_audit_records_lost_total{`+gw+`}[$__range])) + sum(increase(atmgw_audit_records_rejected_total{`+gw+`}[$__range]))`, "lost or rejected")),
 		stat.NewPanelBuilder().
 			Title("Gateways scraped").

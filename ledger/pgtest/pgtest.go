@@ -277,9 +277,6 @@ func (s *Server) URL() string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", s.port)
 }
 
-// Port is the server's loopback port.
-func (s *Server) Port() int { return s.port }
-
 // Stop stops the server (fast shutdown: sessions are ended, as when an
 // operator stops the database). It can be started again with Start.
 func (s *Server) Stop() {
