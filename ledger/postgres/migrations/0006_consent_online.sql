@@ -9,5 +9,5 @@
 -- record registered online only when the row was signed strictly later; an
 -- online registration replaces any record signed on its date or before.
 ALTER TABLE consents
-	ADD COLUMN source text NOT NULL DEFAULT 'export' CHECK (source IN ('export', 'online')),
-	ADD COLUMN registered_at timestamptz;
+	ADD COLUMN IF NOT EXISTS source text NOT NULL DEFAULT 'export' CHECK (source IN ('export', 'online')),
+	ADD COLUMN IF NOT EXISTS registered_at timestamptz;
