@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/bli/atmgw/gateway/gatewaytest"
 	"github.com/bli/atmgw/internal/config"
 	"github.com/bli/atmgw/internal/testclient"
@@ -46,33 +44,11 @@ func consentLedger(t *testing.T, replica bool) (primary, standby *pgtest.Server,
 	return primary, standby, env, dir
 }
 
-func sqlExec(t *testing.T, url, sql string, args ...any) {
+// rows is the count(*) of a query on the database at url.
+func rows(t *testing.T, url, sql string) int {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(context.Background())
-	if _, err := c.Exec(ctx, sql, args...); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-}
-
-func sqlCount(t *testing.T, url, sql string, args ...any) int {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(context.Background())
 	var n int
-	if err := c.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
+	pgtest.QueryRow(t, url, sql, &n)
 	return n
 }
 
@@ -102,17 +78,17 @@ func TestConsentEndToEnd(t *testing.T) {
 	}
 	url := primary.URL()
 	// Stored online: the new card at 700 and 812 (revoked), the demo card at 700 (replaced).
-	if n := sqlCount(t, url, "SELECT count(*) FROM consents WHERE source = 'online' AND registered_at IS NOT NULL"); n != 3 {
+	if n := rows(t, url, "SELECT count(*) FROM consents WHERE source = 'online' AND registered_at IS NOT NULL"); n != 3 {
 		t.Errorf("%d consents registered online, want 3", n)
 	}
-	if n := sqlCount(t, url, "SELECT count(*) FROM consents WHERE pan_hash LIKE '4700%'"); n != 0 {
+	if n := rows(t, url, "SELECT count(*) FROM consents WHERE pan_hash LIKE '4700%'"); n != 0 {
 		t.Errorf("a PAN in clear in consents")
 	}
 	// Every 0302 that was answered is audited (30-consent.yaml: 16 of them; 31: 4).
-	if n := sqlCount(t, url, "SELECT count(*) FROM audit_log WHERE service LIKE 'consent%'"); n != 16+4 {
+	if n := rows(t, url, "SELECT count(*) FROM audit_log WHERE service LIKE 'consent%'"); n != 16+4 {
 		t.Errorf("%d audit records of 0302s, want 20", n)
 	}
-	if n := sqlCount(t, url, "SELECT count(*) FROM audit_log WHERE service = 'consent-revoke' AND response_code = '00' AND pan_hash <> ''"); n != 2 {
+	if n := rows(t, url, "SELECT count(*) FROM audit_log WHERE service = 'consent-revoke' AND response_code = '00' AND pan_hash <> ''"); n != 2 {
 		t.Errorf("%d audited revocations answered 00, want 2", n)
 	}
 
@@ -188,28 +164,28 @@ func TestConsentReplicaLag(t *testing.T) {
 	const pan = "4700555555555555"
 
 	// The replica stops replaying: it will not see the registration.
-	sqlExec(t, standby.URL(), "SELECT pg_wal_replay_pause()")
+	pgtest.Exec(t, standby.URL(), "SELECT pg_wal_replay_pause()")
 	expect(t, c, e.inquiry("700", pan, iso.ProcPension), nil, "14")
 	expect0312(t, c, e.consent0302("700", pan, iso.FileAdd), "00")
-	if n := sqlCount(t, standby.URL(), "SELECT count(*) FROM consents WHERE source = 'online'"); n != 0 {
+	if n := rows(t, standby.URL(), "SELECT count(*) FROM consents WHERE source = 'online'"); n != 0 {
 		t.Fatalf("the paused replica has the registration: the test proves nothing")
 	}
 	expect(t, c, e.inquiry("700", pan, iso.ProcPension), nil, "00")
-	sqlExec(t, standby.URL(), "SELECT pg_wal_replay_resume()")
+	pgtest.Exec(t, standby.URL(), "SELECT pg_wal_replay_resume()")
 	standby.WaitCaughtUp()
 
 	// The replica as a synchronous standby: a revocation's 0312 waits
 	// until it is applied there.
-	sqlExec(t, primary.URL(), "ALTER SYSTEM SET synchronous_standby_names = '*'")
-	sqlExec(t, primary.URL(), "SELECT pg_reload_conf()")
+	pgtest.Exec(t, primary.URL(), "ALTER SYSTEM SET synchronous_standby_names = '*'")
+	pgtest.Exec(t, primary.URL(), "SELECT pg_reload_conf()")
 	deadline := time.Now().Add(30 * time.Second)
-	for sqlCount(t, primary.URL(), "SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'") == 0 {
+	for rows(t, primary.URL(), "SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'") == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("the replica did not become a synchronous standby")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	sqlExec(t, standby.URL(), "SELECT pg_wal_replay_pause()")
+	pgtest.Exec(t, standby.URL(), "SELECT pg_wal_replay_pause()")
 	rev := e.consent0302("700", pan, iso.FileDelete)
 	if err := c.Send(rev, nil); err != nil {
 		t.Fatal(err)
@@ -217,7 +193,7 @@ func TestConsentReplicaLag(t *testing.T) {
 	if r, err := c.Await(rev.STAN, time.Second); err == nil {
 		t.Fatalf("the revocation was answered (%s) before the replica applied it", r.ResponseCode)
 	}
-	sqlExec(t, standby.URL(), "SELECT pg_wal_replay_resume()")
+	pgtest.Exec(t, standby.URL(), "SELECT pg_wal_replay_resume()")
 	r, err := c.Await(rev.STAN, 10*time.Second)
 	if err != nil || r.ResponseCode != "00" {
 		t.Fatalf("revocation: %v %v", err, r)
