@@ -264,7 +264,7 @@ func (h *Handler) certBoundElsewhere(peer Peer, p *Partner) bool {
 	return false
 }
 
-// WrongMTI answers decision 2: a request MTI other than 0800 or 0200. The
+// WrongMTI answers decision 2: a request MTI other than 0800, 0200 or 0302. The
 // second result is false when the MTI is itself a response (odd third
 // digit, e.g. 0210): that gets no answer, so that two peers never bounce
 // responses back and forth.
@@ -276,7 +276,7 @@ func (h *Handler) WrongMTI(req *Request, current *Partner) (Response, bool) {
 	}
 	resp := &iso.Message{MTI: mti, STAN: m.STAN, TransmissionTime: m.TransmissionTime,
 		Institution: m.Institution, TerminalID: m.TerminalID, ResponseCode: iso.RCInvalidTransaction}
-	return Response{Msg: resp, Decision: "request MTI not 0800/0200"}, true
+	return Response{Msg: resp, Decision: "request MTI not 0800/0200/0302"}, true
 }
 
 // Inquiry takes an 0200 through decisions 3 to 17 and returns the final
