@@ -17,7 +17,7 @@ import (
 
 	"github.com/bli/atmgw/gateway/gatewaytest"
 	"github.com/bli/atmgw/iso"
-	"github.com/bli/atmgw/limits"
+	"github.com/bli/atmgw/sim"
 )
 
 type consentExample struct {
@@ -91,7 +91,7 @@ func consentFieldValue(m *iso.Message, de string) string {
 	case !ok:
 		return "?"
 	case n == 121:
-		return limits.DecodeBig5(b)
+		return sim.DecodeBig5(b)
 	case b != nil:
 		return strings.ToUpper(hex.EncodeToString(b))
 	}

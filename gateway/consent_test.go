@@ -7,11 +7,12 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/bli/atmgw/audit"
 	"github.com/bli/atmgw/gateway"
 	"github.com/bli/atmgw/iso"
 	"github.com/bli/atmgw/ledger"
 	"github.com/bli/atmgw/ledger/demo"
-	"github.com/bli/atmgw/limits"
+	"github.com/bli/atmgw/sim"
 )
 
 // switchRegistry is the demo ledger's registry with a switch that makes it
@@ -33,17 +34,17 @@ func (s *switchRegistry) Register(ctx context.Context, u ledger.ConsentUpdate) (
 // auditLog keeps the audit records.
 type auditLog struct {
 	mu   sync.Mutex
-	recs []gateway.AuditRecord
+	recs []audit.Record
 }
 
-func (a *auditLog) Audit(_ context.Context, r gateway.AuditRecord) error {
+func (a *auditLog) Audit(_ context.Context, r audit.Record) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.recs = append(a.recs, r)
 	return nil
 }
 
-func (a *auditLog) last() gateway.AuditRecord {
+func (a *auditLog) last() audit.Record {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.recs[len(a.recs)-1]
@@ -59,7 +60,7 @@ func (r *rig) consentReq(inst, pan, code string) *iso.Message {
 		Institution: inst, TerminalID: "CTR" + inst + "01", FileUpdateCode: code, FileName: iso.FileConsent,
 		ConsentData: "A1234567890740615B1151124"}
 	if code != iso.FileDelete {
-		m.ConsentName = limits.EncodeBig5("王小明")
+		m.ConsentName = sim.EncodeBig5("王小明")
 	}
 	return m
 }
@@ -138,7 +139,7 @@ func TestConsentDecisionTable(t *testing.T) {
 		{"3 DE120 signed tomorrow", with(func(m *iso.Message) { m.ConsentData = "A1234567890740615B1151125" }), "30"},
 		{"3 DE121 missing on an add", with(func(m *iso.Message) { m.ConsentName = nil }), "30"},
 		{"3 DE121 not Big5", with(func(m *iso.Message) { m.ConsentName = []byte{0xA4, 0xFD, 0xFF} }), "30"},
-		{"3 DE121 blank", with(func(m *iso.Message) { m.ConsentName = limits.EncodeBig5("\u3000 ") }), "30"},
+		{"3 DE121 blank", with(func(m *iso.Message) { m.ConsentName = sim.EncodeBig5("\u3000 ") }), "30"},
 		{"4 not signed on", func() (*iso.Message, *gateway.Partner, string) {
 			return r.consentReq("700", panNew, iso.FileAdd), nil, ""
 		}, "91"},
@@ -160,7 +161,7 @@ func TestConsentDecisionTable(t *testing.T) {
 			return r.consentReq("700", "4700555555555556", iso.FileDelete), post, ""
 		}, "14"},
 		{"25 birth date differs", with(func(m *iso.Message) { m.ConsentData = "A1234567890740616B1151124" }), "25"},
-		{"25 name differs", with(func(m *iso.Message) { m.ConsentName = limits.EncodeBig5("王大明") }), "25"},
+		{"25 name differs", with(func(m *iso.Message) { m.ConsentName = sim.EncodeBig5("王大明") }), "25"},
 		{"25 no such person", with(func(m *iso.Message) { m.ConsentData = "Z9999999990740615B1151124" }), "25"},
 		{"00 add", func() (*iso.Message, *gateway.Partner, string) {
 			return r.consentReq("700", panNew, iso.FileAdd), post, ""
