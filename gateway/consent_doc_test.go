@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bli/atmgw/gateway/gatewaytest"
+	"github.com/bli/atmgw/internal/gatewaytest"
 	"github.com/bli/atmgw/iso"
 	"github.com/bli/atmgw/sim"
 )

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bli/atmgw/gateway/gatewaytest"
 	"github.com/bli/atmgw/internal/config"
+	"github.com/bli/atmgw/internal/gatewaytest"
 	"github.com/bli/atmgw/internal/testclient"
 	"github.com/bli/atmgw/iso"
 	"github.com/bli/atmgw/ledger/demo"

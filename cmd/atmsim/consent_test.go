@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bli/atmgw/gateway/gatewaytest"
+	"github.com/bli/atmgw/internal/gatewaytest"
 )
 
 func TestConsentBadInput(t *testing.T) {
