@@ -45,6 +45,15 @@ func Validate(institution string, c *Consent, p *Person, s Service) error {
 	if !c.Covers(s) {
 		return ErrServiceNotConsented
 	}
+	return MatchPerson(c, p)
+}
+
+// MatchPerson is decision 13 alone: nil when the consent's national ID,
+// name and birth date are the insured person's, compared as Validate does;
+// otherwise ErrPersonMismatch wrapped with the name of the field (never its
+// value). A nil p (no insured person of that ID) is a mismatch. An online
+// registration (0302) is checked with it before it is stored.
+func MatchPerson(c *Consent, p *Person) error {
 	if p == nil {
 		return fmt.Errorf("%w: no insured person", ErrPersonMismatch)
 	}

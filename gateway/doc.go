@@ -3,7 +3,9 @@
 // sign-on that binds a connection to an institution, echo and sign-off, the
 // idle timeout, and the inquiry handler that takes every 0200 through the
 // decisions of the partner interface in their order (docs/interface.md,
-// section 5).
+// section 5), and every 0302 (a consent registered, replaced or revoked
+// online, section 11) through the same decisions 3 to 7 and then a
+// ledger.ConsentRegistry on the primary.
 //
 // The shape follows net/http: a Server with Serve(listener), Shutdown(ctx)
 // and Close(); handlers are plain methods of a decoded request and the

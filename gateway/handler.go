@@ -264,7 +264,7 @@ func (h *Handler) certBoundElsewhere(peer Peer, p *Partner) bool {
 	return false
 }
 
-// WrongMTI answers decision 2: a request MTI other than 0800 or 0200. The
+// WrongMTI answers decision 2: a request MTI other than 0800, 0200 or 0302. The
 // second result is false when the MTI is itself a response (odd third
 // digit, e.g. 0210): that gets no answer, so that two peers never bounce
 // responses back and forth.
@@ -276,7 +276,7 @@ func (h *Handler) WrongMTI(req *Request, current *Partner) (Response, bool) {
 	}
 	resp := &iso.Message{MTI: mti, STAN: m.STAN, TransmissionTime: m.TransmissionTime,
 		Institution: m.Institution, TerminalID: m.TerminalID, ResponseCode: iso.RCInvalidTransaction}
-	return Response{Msg: resp, Decision: "request MTI not 0800/0200"}, true
+	return Response{Msg: resp, Decision: "request MTI not 0800/0200/0302"}, true
 }
 
 // Inquiry takes an 0200 through decisions 3 to 17 and returns the final
@@ -294,9 +294,21 @@ func (h *Handler) Inquiry(ctx context.Context, req *Request, p *Partner) Respons
 	return h.audited(ctx, req, h.decide(ctx, req, p))
 }
 
-// Unavailable answers an 0200 with 91, audited: the answer when handling
-// the request failed (a recovered panic).
+// Request answers an 0200 (Inquiry) or an 0302 (FileUpdate): the requests
+// a connection handles concurrently.
+func (h *Handler) Request(ctx context.Context, req *Request, p *Partner) Response {
+	if req.Msg.MTI == iso.MTIFileUpdate {
+		return h.FileUpdate(ctx, req, p)
+	}
+	return h.Inquiry(ctx, req, p)
+}
+
+// Unavailable answers an 0200 (or an 0302) with 91, audited: the answer
+// when handling the request failed (a recovered panic).
 func (h *Handler) Unavailable(ctx context.Context, req *Request, p *Partner, why string) Response {
+	if req.Msg.MTI == iso.MTIFileUpdate {
+		return h.audited(ctx, req, h.fileAnswer(req, p).answer(iso.RCUnavailable, why))
+	}
 	a := h.answer(req, p)
 	return h.audited(ctx, req, a.decline(iso.RCUnavailable, textUnavailable, why))
 }
@@ -546,6 +558,9 @@ func (h *Handler) check0200(m *iso.Message, decodeErr error, now time.Time) (int
 	if f := fieldOf(decodeErr); f != 0 {
 		return f, card.ICC{}
 	}
+	if f := onlyFileUpdate(m); f != 0 {
+		return f, card.ICC{}
+	}
 	if decodeErr != nil {
 		return 1, card.ICC{} // structural problem after MTI and DE11 were recovered
 	}
@@ -589,6 +604,9 @@ func (h *Handler) check0200(m *iso.Message, decodeErr error, now time.Time) (int
 // missing0800 is decision 3 for an 0800.
 func missing0800(m *iso.Message, decodeErr error) int {
 	if f := fieldOf(decodeErr); f != 0 {
+		return f
+	}
+	if f := onlyFileUpdate(m); f != 0 {
 		return f
 	}
 	switch {

@@ -84,11 +84,23 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 }
 
 // serviceLabel is the service label of a request (metrics, audit records):
-// netmgmt for an 0800, the service of DE3 (card.Service's name: pension,
-// insurance), or other.
+// netmgmt for an 0800, consent-add, consent-replace, consent-revoke (or
+// consent: DE91 unknown) for an 0302, the service of DE3 (card.Service's
+// name: pension, insurance), or other.
 func serviceLabel(msg *iso.Message) string {
 	if msg.MTI == iso.MTINetworkRequest {
 		return "netmgmt"
+	}
+	if msg.MTI == iso.MTIFileUpdate {
+		switch msg.FileUpdateCode {
+		case iso.FileAdd:
+			return "consent-add"
+		case iso.FileReplace:
+			return "consent-replace"
+		case iso.FileDelete:
+			return "consent-revoke"
+		}
+		return "consent"
 	}
 	if svc := iso.ServiceOf(msg.ProcessingCode); svc != 0 {
 		return svc.String()

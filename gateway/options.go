@@ -68,7 +68,14 @@ type Options struct {
 	// postgres.CardState shares them between gateways and restarts; a
 	// ledger.MemoryCardState keeps them in this process.
 	CardState ledger.CardState
-	Logger    *zap.Logger // default: zap.NewNop()
+	// Consents takes the consents registered online (0302): the primary
+	// (postgres.Store) or the demo ledger. nil: every 0302 that passes
+	// decisions 3 to 7 is answered 12.
+	Consents ledger.ConsentRegistry
+	// ConsentTimeout bounds one registration (default 3s; past it the
+	// 0302 is answered 91).
+	ConsentTimeout time.Duration
+	Logger         *zap.Logger // default: zap.NewNop()
 
 	IdleTimeout  time.Duration // default 5 minutes: a connection with no frame for this long is closed
 	MaxInFlight  int           // default 64: requests of one connection being handled at once
@@ -117,6 +124,7 @@ const (
 	DefaultMaxConnsPartner = 256
 	DefaultSignOnDeadline  = 30 * time.Second
 	DefaultMaxUnboundAddr  = 64
+	DefaultConsentTimeout  = 3 * time.Second
 )
 
 // Taipei is Taiwan's time zone (UTC+8, no daylight saving time).
@@ -128,6 +136,9 @@ func (o *Options) setDefaults() error {
 	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
+	}
+	if o.ConsentTimeout == 0 {
+		o.ConsentTimeout = DefaultConsentTimeout
 	}
 	if o.IdleTimeout == 0 {
 		o.IdleTimeout = DefaultIdleTimeout

@@ -380,7 +380,7 @@ func (ss *session) readLoop() {
 			if resp.Close {
 				ss.drain(closedSignOnRefused)
 			}
-		case iso.MTIFinancialRequest:
+		case iso.MTIFinancialRequest, iso.MTIFileUpdate:
 			select {
 			case ss.sem <- struct{}{}:
 			case <-ss.ctx.Done():
@@ -472,7 +472,7 @@ func (ss *session) inquiry(req *Request, p *Partner) {
 			ss.answerUnavailable(req, p)
 		}
 	}()
-	ss.send(req, ss.env.h.Inquiry(ss.ctx, req, p))
+	ss.send(req, ss.env.h.Request(ss.ctx, req, p))
 }
 
 func (ss *session) answerUnavailable(req *Request, p *Partner) {

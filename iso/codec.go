@@ -95,10 +95,14 @@ func appendEncode(dst []byte, m *Message, mac []byte) ([]byte, error) {
 	}
 	var primary, secondary uint64
 	size := 4 + 16
+	mf := 0 // the field the MAC placeholder goes into
+	if mac != nil {
+		mf = macField(m)
+	}
 	for i := range contract {
 		f := &contract[i]
 		l := f.wireLen(m)
-		if f.n == 64 && mac != nil {
+		if f.n == mf {
 			l = 2 * len(mac)
 		}
 		if l == 0 {
@@ -141,7 +145,7 @@ func appendEncode(dst []byte, m *Message, mac []byte) ([]byte, error) {
 			continue
 		}
 		v := *f.bin(m)
-		if f.n == 64 && mac != nil {
+		if f.n == mf {
 			v = mac
 		}
 		if len(v) == 0 {

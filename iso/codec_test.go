@@ -471,16 +471,20 @@ func TestRoundTripProperty(t *testing.T) {
 		if !reflect.DeepEqual(got, m) {
 			t.Fatalf("#%d round trip\n got %#v\nwant %#v", i, got, m)
 		}
-		// The secondary bitmap is there exactly when DE70 is.
-		if (b[4] >= '8') != (m.NetworkCode != "") {
-			t.Fatalf("#%d bitmap %s with DE70 %q", i, b[4:20], m.NetworkCode)
+		// The secondary bitmap is there exactly when a field above 64 is
+		// (DE70, or the fields of an 0302: DE91, DE101, DE120, DE121, DE128).
+		above := m.NetworkCode != "" || m.FileUpdateCode != "" || m.FileName != "" || m.ConsentData != "" ||
+			len(m.ConsentName) > 0 || len(m.MAC2) > 0
+		if (b[4] >= '8') != above {
+			t.Fatalf("#%d bitmap %s with a field above 64: %v", i, b[4:20], above)
 		}
 		// moov, driven by Spec(), reads and writes the same bytes.
 		if i%10 == 0 {
 			checkMoov(t, b, m)
 		}
-		// A MAC over any message verifies, and fails on any change before it.
-		if len(m.MAC) == 8 {
+		// A MAC over any message verifies, and fails on any change before it
+		// (DE128 when the message has it: the last field, after everything).
+		if len(m.MAC) == 8 || len(m.MAC2) == 8 {
 			key := []byte("0123456789ABCDEF")
 			if err := iso.SignMAC(b, key); err != nil {
 				t.Fatal(err)
@@ -489,8 +493,8 @@ func TestRoundTripProperty(t *testing.T) {
 				t.Fatalf("#%d: %v", i, err)
 			}
 			j := r.IntN(len(b) - 16)
-			if m.NetworkCode != "" {
-				j = r.IntN(36) // DE70 follows DE64; change a byte of the header
+			if above && len(m.MAC2) != 8 {
+				j = r.IntN(36) // fields follow DE64; change a byte of the header
 			}
 			b[j] ^= 0x04
 			if err := iso.VerifyMAC(b, key); err == nil {

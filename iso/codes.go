@@ -8,6 +8,16 @@ const (
 	MTIFinancialResponse = "0210"
 	MTINetworkRequest    = "0800" // sign-on, sign-off, echo
 	MTINetworkResponse   = "0810"
+	MTIFileUpdate        = "0302" // a consent registered, replaced or revoked online
+	MTIFileUpdateResp    = "0312"
+)
+
+// File update codes (DE91 of an 0302) and the one file (DE101).
+const (
+	FileAdd     = "1"
+	FileReplace = "2"
+	FileDelete  = "3"
+	FileConsent = "BLICONSENT" // the consents (資料查詢服務同意書)
 )
 
 // Processing codes (DE3).

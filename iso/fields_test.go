@@ -51,7 +51,7 @@ func TestFieldTable(t *testing.T) {
 			t.Errorf("Message.%s is reached by %d lines of the field table, want %d", name, reached[name], want)
 		}
 	}
-	for _, n := range []int{0, 1, 4, 65, 99, 128, 129, -1} {
+	for _, n := range []int{0, 1, 4, 65, 99, 127, 129, -1} {
 		if lookup(n) != nil {
 			t.Errorf("lookup(%d) found a line", n)
 		}

@@ -8,7 +8,7 @@ import (
 var (
 	// ErrMACKey: a MAC key is not 16 bytes (a double-length DES key).
 	ErrMACKey = errors.New("iso: MAC key must be 16 bytes")
-	// ErrNoMAC: the message has no DE64.
+	// ErrNoMAC: the message has no DE64 (nor DE128).
 	ErrNoMAC = errors.New("iso: message has no DE64")
 	// ErrMACMismatch: DE64 is not the MAC of the message.
 	ErrMACMismatch = errors.New("iso: MAC does not verify")
@@ -26,8 +26,23 @@ func MAC(key, data []byte) ([8]byte, error) {
 	return x919(macKeyOf(key), data), nil
 }
 
-// macOffset returns where DE64's 16 hex digits start in the packed message
-// b. Only the bitmaps and the fields before DE64 are looked at.
+// macField is the field that carries m's MAC: DE128 when m has a field
+// after DE70 (the 0302 and 0312 of docs/interface.md section 11: a MAC in
+// DE64 would not cover them), DE64 otherwise, fields after it or not (DE70:
+// an 0800 is never signed, and its MAC would stay in DE64).
+func macField(m *Message) int {
+	for i := range contract {
+		if f := &contract[i]; f.n > 70 && f.n < 128 && f.wireLen(m) > 0 {
+			return 128
+		}
+	}
+	return 64
+}
+
+// macOffset returns where the MAC's 16 hex digits start in the packed
+// message b: DE64's, or DE128's when the secondary bitmap has bit 128 (then
+// the last 16 characters). Only the bitmaps and the fields before DE64 are
+// looked at.
 func macOffset(b []byte) (int, error) {
 	if len(b) < 4 {
 		return 0, &StructureError{Field: 0, Offset: 0, Err: ErrTruncated}
@@ -36,15 +51,22 @@ func macOffset(b []byte) (int, error) {
 	if !ok {
 		return 0, bitmapError(b, 4)
 	}
-	if primary&1 == 0 {
-		return 0, ErrNoMAC
-	}
 	off := 20
 	if primary>>63 != 0 {
-		if _, ok := parseBitmap(b, off); !ok {
+		secondary, ok := parseBitmap(b, off)
+		if !ok {
 			return 0, bitmapError(b, off)
 		}
 		off += 16
+		if secondary&1 != 0 {
+			if len(b)-off < 16 {
+				return 0, &StructureError{Field: 128, Offset: off, Err: ErrTruncated}
+			}
+			return len(b) - 16, nil
+		}
+	}
+	if primary&1 == 0 {
+		return 0, ErrNoMAC
 	}
 	for n := 2; n < 64; n++ {
 		if !bitSet(primary, 0, n) {
@@ -121,8 +143,9 @@ func VerifyMAC(b, key []byte) error {
 	return nil
 }
 
-// EncodeMAC packs m signed with key: m with an 8-byte DE64 placeholder is
-// encoded, then SignMAC writes the MAC. m itself is not changed.
+// EncodeMAC packs m signed with key: m with an 8-byte DE64 placeholder (DE128
+// when m has fields above 64: macField) is encoded, then SignMAC writes the
+// MAC. m itself is not changed.
 func EncodeMAC(m *Message, key []byte) ([]byte, error) {
 	b, err := AppendEncodeMAC(nil, m, key)
 	if err != nil {

@@ -5,7 +5,7 @@ package iso
 // the zero value is ambiguous. Numeric fields are kept as the ASCII digits
 // that travel (so leading zeros survive). Binary fields (DE55, DE64) hold the
 // bytes (the hex digits on the wire are decoded). Big5 fields (DE61-63) hold
-// the raw Big5 bytes.
+// the raw Big5 bytes (DE121 too).
 type Message struct {
 	MTI string // 4 ASCII digits
 
@@ -31,4 +31,9 @@ type Message struct {
 	Receipt           []byte // DE63 Big5
 	MAC               []byte // DE64, 8 bytes
 	NetworkCode       string // DE70
+	FileUpdateCode    string // DE91 (0302): 1 add, 2 replace, 3 delete
+	FileName          string // DE101 (0302)
+	ConsentData       string // DE120 (0302): the consent's fixed-layout data
+	ConsentName       []byte // DE121 (0302) Big5: the name on the consent
+	MAC2              []byte // DE128, 8 bytes: the MAC of a message with a secondary bitmap (0302, 0312)
 }

@@ -99,6 +99,17 @@ var contract = [...]field{
 	{63, format{lllvar, 999, classBig5, "receipt text"}, "receipt_len", logLen, nil, func(m *Message) *[]byte { return &m.Receipt }},
 	{64, format{fixed, 16, classHex, "MAC"}, "mac_len", logLen, nil, func(m *Message) *[]byte { return &m.MAC }},
 	{70, format{fixed, 3, classN, "network management code"}, "net_code", logText, func(m *Message) *string { return &m.NetworkCode }, nil},
+	// The 0302/0312 of a consent registered online (docs/interface.md,
+	// section 11), exactly as iso87ascii packs them: DE91 IF_CHAR(1),
+	// DE101 IFA_LLCHAR(17), DE120 and DE121 IFA_LLLCHAR(999) (DE121 holds
+	// Big5 bytes, as DE61-63 do), DE128 IFA_BINARY(8) as 16 hex digits (as
+	// DE64). DE120 holds a national ID and a birth date, DE121 a name:
+	// logs show their lengths only.
+	{91, format{fixed, 1, classANS, "file update code"}, "file_code", logText, func(m *Message) *string { return &m.FileUpdateCode }, nil},
+	{101, format{llvar, 17, classANS, "file name"}, "file", logText, func(m *Message) *string { return &m.FileName }, nil},
+	{120, format{lllvar, 999, classANS, "consent data"}, "consent_len", logLen, func(m *Message) *string { return &m.ConsentData }, nil},
+	{121, format{lllvar, 999, classBig5, "consent name"}, "consent_name_len", logLen, nil, func(m *Message) *[]byte { return &m.ConsentName }},
+	{128, format{fixed, 16, classHex, "MAC of a message with fields above 64"}, "mac2_len", logLen, nil, func(m *Message) *[]byte { return &m.MAC2 }},
 }
 
 // lookup is field n's line in the table, or nil for a field partner

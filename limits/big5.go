@@ -1,6 +1,7 @@
 package limits
 
 import (
+	"strings"
 	"sync"
 	"unicode/utf8"
 
@@ -185,4 +186,45 @@ func (t *big5Table) appendRune(b []byte, r rune) []byte {
 		c = qmark
 	}
 	return append(b, byte(c>>8), byte(c))
+}
+
+// runeOf decodes one CP950 double-byte code; ok is false outside CP950.
+func (t *big5Table) runeOf(lead, trail byte) (rune, bool) {
+	if !inCP950(lead, trail) {
+		return 0, false
+	}
+	r := t.dec[int(lead-0xA1)*157+trailIndex(trail)]
+	return rune(r), r != 0
+}
+
+// DecodeBig5 decodes Big5 (CP950) bytes to UTF-8: the name of a consent
+// registered online (DE121 of an 0302), and the tests. A byte pair outside CP950, a cut character or a stray byte
+// decodes as U+FFFD.
+func DecodeBig5(b []byte) string {
+	t := cp950()
+	var sb strings.Builder
+	sb.Grow(len(b) * 3 / 2)
+	for i := 0; i < len(b); {
+		c := b[i]
+		if c < 0x80 {
+			sb.WriteByte(c)
+			i++
+			continue
+		}
+		if i+1 < len(b) {
+			if r, ok := t.runeOf(c, b[i+1]); ok {
+				sb.WriteRune(r)
+				i += 2
+				continue
+			}
+			if tr := b[i+1]; c >= 0x81 && c <= 0xFE && ((tr >= 0x40 && tr <= 0x7E) || (tr >= 0xA1 && tr <= 0xFE)) {
+				sb.WriteRune(utf8.RuneError) // a well-formed pair outside CP950
+				i += 2
+				continue
+			}
+		}
+		sb.WriteRune(utf8.RuneError)
+		i++
+	}
+	return sb.String()
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -13,19 +12,10 @@ import (
 )
 
 // The tests' readers and helpers: they read back what the layout writes
-// (DecodeBig5, Check, ParseStatement) or state its rules another way (Fit,
-// EncodeBig5). Nothing but the tests uses them: the simulator reads the
+// (Check, ParseStatement; DecodeBig5 is the gateway's too, in big5.go) or
+// state its rules another way (Fit, EncodeBig5). Nothing but the tests uses them: the simulator reads the
 // gateway's texts with its own readers (package sim), written from the
 // contract.
-
-// runeOf decodes one CP950 double-byte code; ok is false outside CP950.
-func (t *big5Table) runeOf(lead, trail byte) (rune, bool) {
-	if !inCP950(lead, trail) {
-		return 0, false
-	}
-	r := t.dec[int(lead-0xA1)*157+trailIndex(trail)]
-	return rune(r), r != 0
-}
 
 // Fit returns the longest prefix of s that takes at most columns columns.
 // It cuts only between characters, so a double-byte character is never
@@ -55,38 +45,6 @@ func EncodeBig5(s string) []byte {
 		i += size
 	}
 	return b
-}
-
-// DecodeBig5 decodes Big5 (CP950) bytes to UTF-8, for the simulator and
-// for tests. A byte pair outside CP950, a cut character or a stray byte
-// decodes as U+FFFD.
-func DecodeBig5(b []byte) string {
-	t := cp950()
-	var sb strings.Builder
-	sb.Grow(len(b) * 3 / 2)
-	for i := 0; i < len(b); {
-		c := b[i]
-		if c < 0x80 {
-			sb.WriteByte(c)
-			i++
-			continue
-		}
-		if i+1 < len(b) {
-			if r, ok := t.runeOf(c, b[i+1]); ok {
-				sb.WriteRune(r)
-				i += 2
-				continue
-			}
-			if tr := b[i+1]; c >= 0x81 && c <= 0xFE && ((tr >= 0x40 && tr <= 0x7E) || (tr >= 0xA1 && tr <= 0xFE)) {
-				sb.WriteRune(utf8.RuneError) // a well-formed pair outside CP950
-				i += 2
-				continue
-			}
-		}
-		sb.WriteRune(utf8.RuneError)
-		i++
-	}
-	return sb.String()
 }
 
 // Check reports the first way a DE61 or DE63 text breaks the contract's

@@ -144,6 +144,13 @@ func (c *Conn) readLoop() {
 				r.MACErr = fmt.Errorf("the answer's MAC (DE64) is wrong: %w", err)
 			}
 		}
+		if key := c.opts.MACKey; key != nil && r.Msg.MTI == iso.MTIFileUpdateResp {
+			if len(r.Msg.MAC2) == 0 {
+				r.MACErr = errors.New("the answer carries no MAC (DE128)")
+			} else if err := iso.VerifyMAC(frame, key); err != nil {
+				r.MACErr = fmt.Errorf("the answer's MAC (DE128) is wrong: %w", err)
+			}
+		}
 		c.mu.Lock()
 		if call, ok := c.waiting[r.Msg.STAN]; ok && r.Msg.STAN != "" {
 			delete(c.waiting, r.Msg.STAN)
@@ -237,23 +244,28 @@ const (
 	MACWrong                // DE64 present but not the right MAC
 )
 
-// Encode packs a message, with DE64 per mode. The MAC covers every byte
-// before DE64 (docs/interface.md, section 7).
+// Encode packs a message, with DE64 per mode (DE128 for an 0302, whose
+// fields run past DE64). The MAC covers every byte before it
+// (docs/interface.md, sections 7 and 11).
 func (c *Conn) Encode(m *iso.Message, mode MACMode) ([]byte, error) {
 	key := c.opts.MACKey
 	sign := false
+	mac := &m.MAC
+	if m.MTI == iso.MTIFileUpdate {
+		mac = &m.MAC2
+	}
 	switch mode {
 	case MACAuto:
-		sign = key != nil && m.MTI == "0200"
+		sign = key != nil && (m.MTI == "0200" || m.MTI == iso.MTIFileUpdate)
 		if sign {
-			m.MAC = make([]byte, 8)
+			*mac = make([]byte, 8)
 		} else {
-			m.MAC = nil
+			*mac = nil
 		}
 	case MACNone:
-		m.MAC = nil
+		*mac = nil
 	case MACWrong:
-		m.MAC = make([]byte, 8)
+		*mac = make([]byte, 8)
 		sign = true
 		if key == nil {
 			key = []byte("0123456789ABCDEF")
@@ -275,7 +287,7 @@ func (c *Conn) Encode(m *iso.Message, mode MACMode) ([]byte, error) {
 				b[len(b)-1] = '0'
 			}
 		}
-		m.MAC, _ = decodeHexTail(b)
+		*mac, _ = decodeHexTail(b)
 	}
 	return b, nil
 }

@@ -16,6 +16,7 @@ const usage = `usage: atmsim <command> [flags]
 
 commands:
   inquiry   sign on and make one inquiry with a virtual chip card; show the screen and receipt
+  consent   sign on and register (add, replace) or revoke a consent online (0302)
   script    run a scenario file (YAML) and report each step
   load      drive the gateway with many connections; report throughput and latency
   gen       generate large load files (the five files of atmgw load) and a card file
@@ -69,6 +70,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "inquiry":
 		err = inquiry(ctx, args[1:], stdout, stderr)
+	case "consent":
+		err = consentCmd(ctx, args[1:], stdout, stderr)
 	case "script":
 		err = script(ctx, args[1:], stdout, stderr)
 	case "load":
@@ -85,7 +88,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, usage)
 		return exitOK
 	default:
-		fmt.Fprintf(stderr, "atmsim: unknown command %q (inquiry, script, load, gen, demo-cards, readers, vpcd)\n", args[0])
+		fmt.Fprintf(stderr, "atmsim: unknown command %q (inquiry, consent, script, load, gen, demo-cards, readers, vpcd)\n", args[0])
 		return exitUsage
 	}
 	if err == nil {

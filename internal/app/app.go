@@ -54,7 +54,7 @@ func Build(ctx context.Context, cfg *config.Settings, log *zap.Logger) (*Gateway
 	}
 	g := &Gateway{Registry: prometheus.NewRegistry()}
 	g.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	store, closeLedger, demo, err := openLedger(ctx, cfg, h, log, g.Registry)
+	store, consents, closeLedger, demo, err := openLedger(ctx, cfg, h, log, g.Registry)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +77,7 @@ func Build(ctx context.Context, cfg *config.Settings, log *zap.Logger) (*Gateway
 		closeLedger()
 	}
 	opts := cfg.Gateway
-	opts.Store, opts.Hasher, opts.CardState, opts.Logger = store, h, cs, log
+	opts.Store, opts.Consents, opts.Hasher, opts.CardState, opts.Logger = store, consents, h, cs, log
 	opts.Metrics, opts.Auditor = gateway.NewMetrics(g.Registry), auditor
 	srv, err := gateway.NewServer(opts)
 	if err != nil {

@@ -33,7 +33,11 @@ const ledgerOpenTimeout = 10 * time.Second
 // after, never makes its first inquiries wait for connects. A replica that
 // does not answer at start is logged and left to its breaker (opened
 // lazily: it connects on use once it answers). close releases it.
-func openLedger(ctx context.Context, cfg *config.Settings, h *card.PANHasher, log *zap.Logger, reg prometheus.Registerer) (store ledger.Store, close func(), isDemo bool, err error) {
+// consents takes the online registrations of consents (0302): the primary
+// (or the demo ledger, in memory); an inquiry that a replica declines for
+// its consent is reread from the primary (cluster.Options.RecheckConsent),
+// so that a registration is seen at once however far a replica lags.
+func openLedger(ctx context.Context, cfg *config.Settings, h *card.PANHasher, log *zap.Logger, reg prometheus.Registerer) (store ledger.Store, consents ledger.ConsentRegistry, close func(), isDemo bool, err error) {
 	var primary ledger.Store
 	var replicas []ledger.Store
 	closeAll := func() {
@@ -46,17 +50,17 @@ func openLedger(ctx context.Context, cfg *config.Settings, h *card.PANHasher, lo
 	}
 	if cfg.DatabaseURL == "" {
 		if len(cfg.Ledger.Replicas) > 0 {
-			return nil, nil, false, errors.New("ledger.replicas: needs database_url (the primary)")
+			return nil, nil, nil, false, errors.New("ledger.replicas: needs database_url (the primary)")
 		}
 		d, err := demo.Open(h)
 		if err != nil {
-			return nil, nil, false, fmt.Errorf("demo ledger: %w", err)
+			return nil, nil, nil, false, fmt.Errorf("demo ledger: %w", err)
 		}
 		primary, isDemo = d, true
 	} else {
 		pg, err := openHost(ctx, cfg.DatabaseURL, cfg)
 		if err != nil {
-			return nil, nil, false, err
+			return nil, nil, nil, false, err
 		}
 		log.Info("ledger host warm", zap.String("host", cluster.HostPrimary), zap.Int("conns", pg.Conns()))
 		primary = pg
@@ -72,7 +76,7 @@ func openLedger(ctx context.Context, cfg *config.Settings, h *card.PANHasher, lo
 			}
 			if err != nil {
 				closeAll()
-				return nil, nil, false, fmt.Errorf("ledger.replicas[%d]: %w", i, err)
+				return nil, nil, nil, false, fmt.Errorf("ledger.replicas[%d]: %w", i, err)
 			}
 			if warm {
 				log.Info("ledger host warm", zap.String("host", fmt.Sprintf("replica%d", i+1)), zap.Int("conns", r.Conns()))
@@ -82,6 +86,7 @@ func openLedger(ctx context.Context, cfg *config.Settings, h *card.PANHasher, lo
 	}
 	co := cfg.Ledger.Cluster
 	co.Metrics = cluster.NewMetrics(reg)
+	co.RecheckConsent = true // the consents registered online on the primary: see cluster.Options
 	c := cluster.New(primary, replicas, co, log)
 	if !isDemo {
 		o := c.Options()
@@ -91,7 +96,8 @@ func openLedger(ctx context.Context, cfg *config.Settings, h *card.PANHasher, lo
 			zap.Int("max_concurrent", lim.Max), zap.Int("min_concurrent", lim.Min),
 			zap.Int("queue", lim.Queue), zap.Duration("queue_timeout", lim.QueueTimeout))
 	}
-	return c, c.Close, isDemo, nil
+	consents, _ = primary.(ledger.ConsentRegistry)
+	return c, consents, c.Close, isDemo, nil
 }
 
 // openHost opens one PostgreSQL host, checks that it can serve and warms

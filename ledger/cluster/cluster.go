@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync/atomic"
 
+	"github.com/bli/atmgw/card"
 	"github.com/bli/atmgw/ledger"
 	"go.uber.org/zap"
 )
@@ -64,6 +65,13 @@ type Options struct {
 	// (round-robin) only when it fails or its breaker is open. The default
 	// reads from the replicas (round-robin) and from the primary last.
 	PreferPrimary bool
+	// RecheckConsent rereads from the primary an inquiry that a replica
+	// answered with a consent decline (card.Validate fails: no record,
+	// revoked, service not consented, personal data mismatch): a replica
+	// may lag behind a consent just registered online on the primary (an
+	// 0302), and the primary has the last word. A primary that cannot
+	// answer leaves the replica's answer.
+	RecheckConsent bool
 	// Metrics records calls, breaker states, limits and shed inquiries
 	// (nil: none).
 	Metrics *Metrics
@@ -227,20 +235,34 @@ func (c *Cluster) Inquire(ctx context.Context, q ledger.Query) (ledger.Answer, e
 		c.inFlight.Add(-1)
 		c.metrics.leave()
 	}()
-	return c.try(ctx, func(g *Guarded) (ledger.Answer, callTimes, error) { return g.inquire(ctx, q) }, true)
+	ans, from, err := c.try(ctx, func(g *Guarded) (ledger.Answer, callTimes, error) { return g.inquire(ctx, q) }, true)
+	if err != nil || !c.opts.RecheckConsent || from == c.primary || card.Validate(q.Institution, ans.Consent, ans.Person, q.Service) == nil {
+		return ans, err
+	}
+	// A replica declined the card for its consent (decisions 11 to 13):
+	// it may lag behind a registration just made on the primary (an
+	// 0302), so the primary has the last word. Declines are rare; a
+	// primary that cannot answer leaves the replica's answer.
+	pans, ct, perr := c.primary.g.inquire(ctx, q)
+	c.primary.m.call(classify(ctx, perr), ct)
+	if perr != nil {
+		c.log.Debug("ledger: consent recheck on the primary failed: the replica's answer stands", zap.Error(perr))
+		return ans, nil
+	}
+	return pans, nil
 }
 
 // Ping implements Store: nil when one host answers (tried in the order of
 // inquiries, on every host if need be; on each host before the inquiries
 // waiting for their turn).
 func (c *Cluster) Ping(ctx context.Context) error {
-	_, err := c.try(ctx, func(g *Guarded) (ledger.Answer, callTimes, error) { return ledger.Answer{}, callTimes{}, g.Ping(ctx) }, false)
+	_, _, err := c.try(ctx, func(g *Guarded) (ledger.Answer, callTimes, error) { return ledger.Answer{}, callTimes{}, g.Ping(ctx) }, false)
 	return err
 }
 
-// try calls f on the hosts in order until one answers, Attempts hosts
-// failed (all of them for a ping), or the caller gave up.
-func (c *Cluster) try(ctx context.Context, f func(*Guarded) (ledger.Answer, callTimes, error), inquiry bool) (ledger.Answer, error) {
+// try calls f on the hosts in order until one answers (returned too),
+// Attempts hosts failed (all of them for a ping), or the caller gave up.
+func (c *Cluster) try(ctx context.Context, f func(*Guarded) (ledger.Answer, callTimes, error), inquiry bool) (ledger.Answer, *clusterHost, error) {
 	n := c.next.Add(1)
 	hosts := 1 + len(c.replicas)
 	attempts := hosts
@@ -258,9 +280,9 @@ func (c *Cluster) try(ctx context.Context, f func(*Guarded) (ledger.Answer, call
 		}
 		switch out {
 		case OutcomeOK:
-			return ans, nil
+			return ans, h, nil
 		case OutcomeCancelled:
-			return ledger.Answer{}, err
+			return ledger.Answer{}, nil, err
 		case OutcomeRejected:
 			// The breaker refused: nothing was asked of the host.
 		case OutcomeShed:
@@ -293,9 +315,9 @@ func (c *Cluster) try(ctx context.Context, f func(*Guarded) (ledger.Answer, call
 		lastErr = fmt.Errorf("%w: no ledger host", ledger.ErrUnavailable)
 	}
 	if ctx.Err() != nil && !errors.Is(lastErr, ctx.Err()) {
-		return ledger.Answer{}, fmt.Errorf("%w: %w", lastErr, ctx.Err())
+		return ledger.Answer{}, nil, fmt.Errorf("%w: %w", lastErr, ctx.Err())
 	}
-	return ledger.Answer{}, lastErr
+	return ledger.Answer{}, nil, lastErr
 }
 
 // Close implements Store: it closes every host.

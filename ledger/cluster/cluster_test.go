@@ -17,6 +17,7 @@ import (
 	"github.com/bli/atmgw/internal/testsync"
 	"github.com/bli/atmgw/ledger"
 	"github.com/bli/atmgw/ledger/cluster"
+	"github.com/bli/atmgw/ledger/demo"
 )
 
 // hostStore is a fake host that names itself in its answers (the consent's
@@ -531,5 +532,59 @@ func TestClusterCallerDeadlineWhileQueued(t *testing.T) {
 	}
 	if c.Hosts()[0].Breaker != cluster.BreakerClosed || slow.entered.Load() != 1 {
 		t.Errorf("breaker %v, %d calls reached the store", c.Hosts()[0].Breaker, slow.entered.Load())
+	}
+}
+
+// countingStore counts the inquiries that reached a store.
+type countingStore struct {
+	ledger.Store
+	calls atomic.Int64
+}
+
+func (s *countingStore) Inquire(ctx context.Context, q ledger.Query) (ledger.Answer, error) {
+	s.calls.Add(1)
+	return s.Store.Inquire(ctx, q)
+}
+
+// With RecheckConsent, a consent decline of a replica that lags behind a
+// registration on the primary is reread from the primary; an approval of
+// the replica is not.
+func TestClusterRecheckConsent(t *testing.T) {
+	h, err := card.NewPANHasher([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := func() *demo.Memory {
+		m, err := demo.Open(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	pm := open()
+	const pan = "4700555555555555"
+	r, err := pm.Register(context.Background(), ledger.ConsentUpdate{Action: ledger.ConsentAdd, PANHash: h.Hash(pan),
+		Consent: card.Consent{Institution: "700", NationalID: "A123456789", Name: "王小明",
+			BirthDate: time.Date(1985, 6, 15, 0, 0, 0, 0, time.UTC), Pension: true, SignedDate: time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC)}})
+	if err != nil || r != ledger.ConsentStored {
+		t.Fatalf("register on the primary: %v %v", r, err)
+	}
+	for _, recheck := range []bool{false, true} {
+		p, rep := &countingStore{Store: pm}, &countingStore{Store: open()}
+		c := cluster.New(p, []ledger.Store{rep}, cluster.Options{RecheckConsent: recheck}, nil)
+		a, err := c.Inquire(context.Background(), ledger.Query{Institution: "700", PANHash: h.Hash(pan), Service: card.ServicePension})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen := a.Consent != nil; seen != recheck || p.calls.Load() != map[bool]int64{false: 0, true: 1}[recheck] {
+			t.Errorf("recheck %v: registration seen %v, primary asked %d times", recheck, seen, p.calls.Load())
+		}
+		// A card the replica approves: the primary is not asked.
+		p.calls.Store(0)
+		a, err = c.Inquire(context.Background(), ledger.Query{Institution: "700", PANHash: h.Hash("4700123456789014"), Service: card.ServicePension})
+		if err != nil || card.Validate("700", a.Consent, a.Person, card.ServicePension) != nil || p.calls.Load() != 0 {
+			t.Errorf("recheck %v: approved card: %v, primary asked %d times", recheck, err, p.calls.Load())
+		}
+		c.Close()
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io/fs"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/bli/atmgw/card"
@@ -13,10 +14,13 @@ import (
 
 // Memory is a Store held in memory, built once from a loadfile.DataSet: the latest
 // rows, the totals and the coverage of every person are computed when it is
-// built. It is read-only and safe for concurrent use.
+// built. Its ledger is read-only; its consents also take online
+// registrations (Register), kept in this process only: a restart forgets
+// them. It is safe for concurrent use.
 type Memory struct {
 	asOf     time.Time
 	persons  map[string]*memPerson
+	mu       sync.RWMutex // guards consents
 	consents map[memKey]card.Consent
 }
 
@@ -30,7 +34,10 @@ type memPerson struct {
 	cover                   ledger.Cover
 }
 
-var _ ledger.Store = (*Memory)(nil)
+var (
+	_ ledger.Store           = (*Memory)(nil)
+	_ ledger.ConsentRegistry = (*Memory)(nil)
+)
 
 // NewMemory builds a Memory store from a checked data set (loadfile.ReadFS). Rows of
 // unknown persons are dropped; a later duplicate key replaces an earlier one.
@@ -89,7 +96,9 @@ func (m *Memory) Inquire(ctx context.Context, q ledger.Query) (ledger.Answer, er
 	if err := ctx.Err(); err != nil {
 		return ledger.Answer{}, err
 	}
+	m.mu.RLock()
 	c, ok := m.consents[memKey{q.Institution, q.PANHash}]
+	m.mu.RUnlock()
 	if !ok {
 		return ledger.Answer{}, nil
 	}
@@ -123,3 +132,28 @@ func (m *Memory) Ping(ctx context.Context) error { return ctx.Err() }
 
 // Close implements Store; it does nothing.
 func (m *Memory) Close() {}
+
+// Register implements ledger.ConsentRegistry in memory (ledger.ResolveRegistration
+// against this store's consents and persons). Registrations are not
+// persisted: a restart of the process forgets them.
+func (m *Memory) Register(ctx context.Context, u ledger.ConsentUpdate) (ledger.ConsentResult, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	var person *card.Person
+	if p, ok := m.persons[u.Consent.NationalID]; ok {
+		person = &p.person
+	}
+	k := memKey{u.Consent.Institution, u.PANHash}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var stored *card.Consent
+	if c, ok := m.consents[k]; ok {
+		stored = &c
+	}
+	res, rec := ledger.ResolveRegistration(stored, u, person)
+	if rec != nil {
+		m.consents[k] = *rec
+	}
+	return res, nil
+}

@@ -30,6 +30,7 @@ func Run(t *testing.T, newStore NewStore) {
 		defer s.Close()
 		runHand(t, s, l, h)
 		Check(t, s, l, h)
+		t.Run("register", func(t *testing.T) { runRegister(t, s, h) })
 	})
 	for _, seed := range []uint64{1, 2} {
 		t.Run(fmt.Sprintf("random-%d", seed), func(t *testing.T) {

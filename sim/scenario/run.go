@@ -142,6 +142,8 @@ func (r *runner) step(ctx context.Context, n int, s *Step) {
 			}
 			r.inquiry(ctx, n, w, s)
 		}
+	case DoConsent:
+		r.consent(ctx, n, what, s)
 	case DoRepeat:
 		if what == "" {
 			what = "the previous request again, byte for byte"
@@ -429,6 +431,13 @@ func (r *runner) await(ctx context.Context, n int, what string, s *Step, req *is
 		if s.Screen != "" && !strings.Contains(sim.DecodeBig5(m.Screen), s.Screen) {
 			sr.Detail = append(sr.Detail, fmt.Sprintf("the screen does not say %q: %q", s.Screen, sim.DecodeBig5(m.Screen)))
 		}
+	} else if m.MTI == iso.MTIFileUpdateResp && req != nil {
+		if resp.MACErr != nil {
+			sr.Detail = append(sr.Detail, resp.MACErr.Error())
+		}
+		if m.STAN != req.STAN || m.PAN != req.PAN || m.FileUpdateCode != req.FileUpdateCode || m.FileName != req.FileName {
+			sr.Detail = append(sr.Detail, "the 0312 does not echo DE2, DE11, DE91 and DE101")
+		}
 	} else if m.MTI == iso.MTINetworkResponse && req != nil {
 		if m.NetworkCode != req.NetworkCode || m.STAN != req.STAN || m.TransmissionTime != req.TransmissionTime {
 			sr.Detail = append(sr.Detail, "the 0810 does not echo DE7, DE11 and DE70")
@@ -483,4 +492,55 @@ func (r *runner) expectClosed(ctx context.Context, n int, what string) {
 	case <-ctx.Done():
 		r.report(StepResult{N: n, What: what, Got: "still open", Detail: []string{"the gateway did not close the connection within the step timeout"}})
 	}
+}
+
+// consent sends an 0302: a consent registered, replaced or revoked online.
+func (r *runner) consent(ctx context.Context, n int, what string, s *Step) {
+	if what == "" {
+		what = fmt.Sprintf("consent %s %s", s.Action, card.MaskPAN(s.Card))
+		if s.MAC != "" && s.MAC != "auto" {
+			what += " (mac " + s.MAC + ")"
+		}
+	}
+	if !r.alive(n, what) {
+		return
+	}
+	birth, _ := parseDate(s.Birth)
+	signed := time.Now().In(time.FixedZone("CST", 8*3600))
+	if s.Signed != "" {
+		signed, _ = parseDate(s.Signed)
+	}
+	inst := r.instOf(s)
+	term := sim.Terminal{Institution: inst, ID: sim.ConsentTerminal(r.sc.Institution)}
+	if s.Terminal != "" {
+		term.ID = s.Terminal
+	}
+	m, err := sim.FileUpdate(term, sim.Consent{Action: s.Action, PAN: s.Card, NationalID: s.ID, Name: s.Holder,
+		Birth: birth, Services: s.Services, Signed: signed}, r.conn.NextSTAN(), time.Now())
+	if err == nil {
+		if s.FileCode != "" {
+			m.FileUpdateCode = s.FileCode
+		}
+		if s.File != "" {
+			m.FileName = s.File
+		}
+	}
+	var b []byte
+	if err == nil {
+		mode := sim.MACAuto
+		switch s.MAC {
+		case "none":
+			mode = sim.MACNone
+		case "wrong":
+			mode = sim.MACWrong
+		}
+		b, err = r.conn.Encode(m, mode)
+	}
+	if err != nil {
+		r.report(StepResult{N: n, What: what, Got: "cannot build the request", Detail: []string{err.Error()}})
+		return
+	}
+	req, _ := iso.Decode(b)
+	r.lastB, r.lastSTAN, r.lastReq = b, m.STAN, req
+	r.exchange(ctx, n, what, s, req, b, m.STAN)
 }

@@ -66,6 +66,16 @@ type Step struct {
 	// network
 	Code string `yaml:"code"` // DE70 of a "network" step
 
+	// consent (an 0302; card is the PAN, which need not be in the card file)
+	Action   string `yaml:"action"`    // add, replace or revoke
+	ID       string `yaml:"id"`        // national ID on the form
+	Holder   string `yaml:"holder"`    // name on the form (UTF-8, sent in Big5)
+	Birth    string `yaml:"birth"`     // YYYY-MM-DD
+	Services string `yaml:"services"`  // pension, insurance or both (default)
+	Signed   string `yaml:"signed"`    // YYYY-MM-DD (default today, Taiwan time)
+	FileCode string `yaml:"file_code"` // DE91 as sent, instead of the action's
+	File     string `yaml:"file"`      // DE101 as sent, instead of BLICONSENT
+
 	// raw
 	Hex    string `yaml:"hex"`    // message bytes as hex: a length header is added
 	Text   string `yaml:"text"`   // message bytes as ASCII: a length header is added
@@ -90,6 +100,7 @@ const (
 	DoExpectClosed = "expect-closed"
 	DoConnect      = "connect"
 	DoSetSTAN      = "set-stan"
+	DoConsent      = "consent"
 )
 
 // Expect values other than a response code.
@@ -216,6 +227,26 @@ func (s *Step) check() error {
 				return fmt.Errorf("unset: %d is not a field of the contract", de)
 			}
 		}
+	case DoConsent:
+		if s.Card == "" || s.ID == "" || s.Birth == "" {
+			return errors.New("consent: card, id and birth are required")
+		}
+		if _, err := sim.FileUpdateCode(s.Action); err != nil {
+			return fmt.Errorf("consent: %w", err)
+		}
+		if _, err := sim.ServicesCode(s.Services); err != nil {
+			return fmt.Errorf("consent: %w", err)
+		}
+		for _, d := range []string{s.Birth, s.Signed} {
+			if _, err := parseDate(d); d != "" && err != nil {
+				return fmt.Errorf("consent: date %q: want YYYY-MM-DD", d)
+			}
+		}
+		switch s.MAC {
+		case "", "auto", "none", "wrong":
+		default:
+			return fmt.Errorf("mac %q: want auto, none or wrong", s.MAC)
+		}
 	case DoRepeat, DoExpectClosed, DoConnect:
 	case DoRaw:
 		n := 0
@@ -240,7 +271,7 @@ func (s *Step) check() error {
 	case "":
 		return errors.New("do is required")
 	default:
-		return fmt.Errorf("do %q: want sign-on, sign-off, echo, network, inquiry, repeat, raw, expect-closed, connect or set-stan", s.Do)
+		return fmt.Errorf("do %q: want sign-on, sign-off, echo, network, inquiry, consent, repeat, raw, expect-closed, connect or set-stan", s.Do)
 	}
 	if s.Expect == "" {
 		s.Expect = "00"
@@ -284,3 +315,5 @@ func isDigits(s string) bool {
 	}
 	return s != ""
 }
+
+func parseDate(s string) (time.Time, error) { return time.Parse(time.DateOnly, s) }

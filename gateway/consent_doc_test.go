@@ -1,0 +1,182 @@
+package gateway_test
+
+// Tests of docs/interface.md section 11 (consents registered online): its
+// worked examples decode to the fields listed, re-encode byte for byte,
+// have the sizes and bitmaps the text states, MAC under Taishin's demo key,
+// and are answered by a running demo gateway exactly as shown.
+
+import (
+	"bytes"
+	"encoding/hex"
+	"net"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bli/atmgw/internal/gatewaytest"
+	"github.com/bli/atmgw/iso"
+	"github.com/bli/atmgw/sim"
+)
+
+type consentExample struct {
+	fields map[string]string
+	order  []string
+	msg    []byte // without the length header
+	frame  []byte
+	prose  string
+}
+
+func consentExamples(t *testing.T) []consentExample {
+	t.Helper()
+	sec := docSection(t, 11)
+	i := strings.Index(sec, "### 11.4")
+	if i < 0 {
+		t.Fatal("section 11 has no 11.4")
+	}
+	lines := strings.Split(sec[i:], "\n")
+	var out []consentExample
+	var cur consentExample
+	var prose strings.Builder
+	for i := 0; i < len(lines); i++ {
+		l := lines[i]
+		if !strings.HasPrefix(l, "```") {
+			prose.WriteString(l + " ")
+			continue
+		}
+		lang := strings.TrimPrefix(l, "```")
+		var body []string
+		for i++; i < len(lines) && lines[i] != "```"; i++ {
+			body = append(body, lines[i])
+		}
+		switch lang {
+		case "text":
+			cur.fields = map[string]string{}
+			for _, b := range body {
+				m := fieldLine.FindStringSubmatch(b)
+				if m == nil {
+					t.Fatalf("11.4: not a field line: %q", b)
+				}
+				cur.fields[m[1]] = m[2]
+				cur.order = append(cur.order, m[1])
+			}
+		case "hex":
+			frame, err := hex.DecodeString(spaces.ReplaceAllString(strings.Join(body, ""), ""))
+			if err != nil || len(frame) < 2 || int(frame[0])<<8|int(frame[1]) != len(frame)-2 {
+				t.Fatalf("11.4, example %d: bad frame (%v)", len(out)+1, err)
+			}
+			cur.frame, cur.msg = frame, frame[2:]
+			cur.prose = spaces.ReplaceAllString(prose.String(), " ")
+			out = append(out, cur)
+			cur = consentExample{}
+			prose.Reset()
+		default:
+			t.Fatalf("11.4: a code block of unknown kind %q", lang)
+		}
+	}
+	if len(out) != 4 {
+		t.Fatalf("11.4 has %d worked examples, want 4 (0302, 0312, 0302 with MAC, 0312 with MAC)", len(out))
+	}
+	return out
+}
+
+func consentFieldValue(m *iso.Message, de string) string {
+	if de == "MTI" {
+		return m.MTI
+	}
+	n, _ := strconv.Atoi(strings.TrimPrefix(de, "DE"))
+	text, b, ok := m.Field(n)
+	switch {
+	case !ok:
+		return "?"
+	case n == 121:
+		return sim.DecodeBig5(b)
+	case b != nil:
+		return strings.ToUpper(hex.EncodeToString(b))
+	}
+	return text
+}
+
+func TestInterfaceDocConsentExamples(t *testing.T) {
+	key, _ := hex.DecodeString(macKey812)
+	for i, e := range consentExamples(t) {
+		t.Run(strconv.Itoa(i+1)+"-"+e.fields["MTI"]+"-"+e.fields["DE32"], func(t *testing.T) {
+			m, err := iso.Decode(e.msg)
+			if err != nil {
+				t.Fatalf("decode: %v", err)
+			}
+			for _, de := range e.order {
+				if got := consentFieldValue(m, de); got != e.fields[de] {
+					t.Errorf("%s = %q, the document says %q", de, got, e.fields[de])
+				}
+			}
+			for n := 2; n <= 128; n++ {
+				if _, listed := e.fields["DE"+strconv.Itoa(n)]; m.Has(n) != listed {
+					t.Errorf("DE%d present %v, listed %v", n, m.Has(n), listed)
+				}
+			}
+			if b, err := iso.Encode(m); err != nil || !bytes.Equal(b, e.msg) {
+				t.Errorf("re-encoded %q (%v), the document has %q", b, err, e.msg)
+			}
+			for _, s := range regexp.MustCompile(`(\d+) bytes[:,).;]`).FindAllStringSubmatch(e.prose, -1) {
+				if n, _ := strconv.Atoi(s[1]); n != len(e.msg) && !(m.Has(128) && n == len(e.msg)-16) {
+					t.Errorf("the text says %q; the message is %d bytes", s[0], len(e.msg))
+				}
+			}
+			bitmaps := regexp.MustCompile("bitmaps `([0-9A-F]{16})` [^`]*and `([0-9A-F]{16})`").FindStringSubmatch(e.prose)
+			if bitmaps != nil && bitmaps[1]+bitmaps[2] != string(e.msg[4:36]) {
+				t.Errorf("the text gives the bitmaps %s %s; the message has %s", bitmaps[1], bitmaps[2], e.msg[4:36])
+			}
+			if m.Has(128) {
+				s := regexp.MustCompile(`MAC of the (\d+) bytes before it`).FindStringSubmatch(e.prose)
+				if e.fields["MTI"] == "0302" && (s == nil || s[1] != strconv.Itoa(len(e.msg)-16)) {
+					t.Errorf("the MAC covers %d bytes; the text says %v", len(e.msg)-16, s)
+				}
+				if !strings.Contains(e.prose, "`"+string(e.msg[20:36])+"`") {
+					t.Errorf("the text does not give the secondary bitmap %s", e.msg[20:36])
+				}
+				if err := iso.VerifyMAC(e.msg, key); err != nil {
+					t.Errorf("DE128 under Taishin's key: %v", err)
+				}
+			} else if bitmaps == nil {
+				t.Errorf("an unsigned example whose text states no bitmaps")
+			}
+		})
+	}
+}
+
+// TestInterfaceDocConsentLive sends the two 0302s of 11.4 to a demo
+// gateway, each after a sign-on of its institution, and gets the 0312s of
+// the document byte for byte.
+func TestInterfaceDocConsentLive(t *testing.T) {
+	ex := consentExamples(t)
+	addr := gatewaytest.StartDemo(t)
+	for _, pair := range [][2]consentExample{{ex[0], ex[1]}, {ex[2], ex[3]}} {
+		inst := pair[0].fields["DE32"]
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		signOn := &iso.Message{MTI: "0800", TransmissionTime: "1124153000", STAN: "000001", Institution: inst, NetworkCode: "001"}
+		b, _ := iso.Encode(signOn)
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		if err := iso.WriteFrame(c, b); err != nil {
+			t.Fatal(err)
+		}
+		if r, err := iso.ReadFrame(c, nil); err != nil || !strings.Contains(string(r), "00001") {
+			t.Fatalf("sign-on %s: %v %q", inst, err, r)
+		}
+		if _, err := c.Write(pair[0].frame); err != nil {
+			t.Fatal(err)
+		}
+		got, err := iso.ReadFrame(c, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, pair[1].msg) {
+			t.Errorf("%s: the gateway answers\n%q\nthe document shows\n%q", inst, got, pair[1].msg)
+		}
+		c.Close()
+	}
+}
