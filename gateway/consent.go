@@ -15,7 +15,7 @@ import (
 	"github.com/bli/atmgw/limits"
 )
 
-// The 0302 of a consent registered online (interface.md section 5a).
+// The 0302 of a consent registered online (docs/interface.md section 11).
 const (
 	// consentDataLen is DE120's length: national ID (10), birth date ROC
 	// YYYMMDD (7), services (1: P, I or B), signed date ROC YYYMMDD (7).
@@ -46,7 +46,7 @@ func onlyFileUpdate(m *iso.Message) int {
 
 // FileUpdate takes an 0302 (a consent registered, replaced or revoked
 // online at a partner's counter) through decisions 3 to 7 as for an 0200,
-// then the consent's own (interface.md section 5a), and returns the final
+// then the consent's own (docs/interface.md section 11), and returns the final
 // 0312, its audit record durable before it returns. p is the partner the
 // connection is bound to (nil when not signed on).
 func (h *Handler) FileUpdate(ctx context.Context, req *Request, p *Partner) Response {

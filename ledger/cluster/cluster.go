@@ -246,8 +246,14 @@ func (c *Cluster) Inquire(ctx context.Context, q ledger.Query) (ledger.Answer, e
 	pans, ct, perr := c.primary.g.inquire(ctx, q)
 	c.primary.m.call(classify(ctx, perr), ct)
 	if perr != nil {
+		c.metrics.recheck("failed")
 		c.log.Debug("ledger: consent recheck on the primary failed: the replica's answer stands", zap.Error(perr))
 		return ans, nil
+	}
+	if card.Validate(q.Institution, pans.Consent, pans.Person, q.Service) == nil {
+		c.metrics.recheck("served")
+	} else {
+		c.metrics.recheck("declined")
 	}
 	return pans, nil
 }

@@ -571,13 +571,19 @@ func TestClusterRecheckConsent(t *testing.T) {
 	}
 	for _, recheck := range []bool{false, true} {
 		p, rep := &countingStore{Store: pm}, &countingStore{Store: open()}
-		c := cluster.New(p, []ledger.Store{rep}, cluster.Options{RecheckConsent: recheck}, nil)
+		reg := prometheus.NewRegistry()
+		c := cluster.New(p, []ledger.Store{rep}, cluster.Options{RecheckConsent: recheck, Metrics: cluster.NewMetrics(reg)}, nil)
 		a, err := c.Inquire(context.Background(), ledger.Query{Institution: "700", PANHash: h.Hash(pan), Service: card.ServicePension})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if seen := a.Consent != nil; seen != recheck || p.calls.Load() != map[bool]int64{false: 0, true: 1}[recheck] {
 			t.Errorf("recheck %v: registration seen %v, primary asked %d times", recheck, seen, p.calls.Load())
+		}
+		if recheck {
+			if v := metrictest.Value(t, reg, "atmgw_ledger_consent_rechecks_total", "result", "served"); v != 1 {
+				t.Errorf("rechecks served: %v, want 1", v)
+			}
 		}
 		// A card the replica approves: the primary is not asked.
 		p.calls.Store(0)

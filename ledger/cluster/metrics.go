@@ -18,6 +18,7 @@ type Metrics struct {
 	limit     *prometheus.GaugeVec
 	inFlight  prometheus.Gauge
 	failovers prometheus.Counter
+	rechecks  *prometheus.CounterVec
 	queued    *queueCollector
 }
 
@@ -59,12 +60,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "atmgw_ledger_failovers_total",
 			Help: "Inquiries tried on another host after one failed (or kept them waiting past ledger.queue_timeout).",
 		}),
+		rechecks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "atmgw_ledger_consent_rechecks_total",
+			Help: "Consent declines of a replica read again from the primary (a replica may lag behind a consent registered online), by result: served (the primary's consent serves the card), declined (the primary declines it too), failed (the primary did not answer: the replica's decline stands).",
+		}, []string{"result"}),
 		queued: &queueCollector{desc: prometheus.NewDesc("atmgw_ledger_queued",
 			"Ledger inquiries waiting now for room under each host's concurrency limit (at most ledger.queue).",
 			[]string{"host"}, nil)},
 	}
 	if reg != nil {
-		reg.MustRegister(m.breaker, m.calls, m.latency, m.wait, m.shedTotal, m.limit, m.inFlight, m.failovers, m.queued)
+		reg.MustRegister(m.breaker, m.calls, m.latency, m.wait, m.shedTotal, m.limit, m.inFlight, m.failovers, m.rechecks, m.queued)
 	}
 	return m
 }
@@ -182,5 +187,13 @@ func (m *Metrics) leave() {
 func (m *Metrics) failover() {
 	if m != nil {
 		m.failovers.Inc()
+	}
+}
+
+// recheck counts one consent decline of a replica read again from the
+// primary, by result (served, declined, failed).
+func (m *Metrics) recheck(result string) {
+	if m != nil {
+		m.rechecks.WithLabelValues(result).Inc()
 	}
 }
