@@ -126,17 +126,6 @@ func ResolveRegistration(stored *card.Consent, u ConsentUpdate, p *card.Person) 
 	return ConsentStored, &rec
 }
 
-// ExportReplaces reports whether a consent row of the core ledger's export
-// (consents.csv, atmgw load) replaces the record stored for its key: always
-// a record the export itself brought (the core ledger corrects its own
-// rows), but a record registered online only when the export's row was
-// signed strictly later. On the same date the online record stays: the
-// export is taken once a day, and a registration (a revocation above all)
-// of the same day may well be newer than what it shows.
-func ExportReplaces(storedOnline bool, stored, export time.Time) bool {
-	return !storedOnline || dateBefore(stored, export)
-}
-
 // dateBefore compares calendar dates (each in its own location).
 func dateBefore(a, b time.Time) bool {
 	ay, am, ad := a.Date()

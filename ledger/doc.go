@@ -5,7 +5,7 @@
 // the per-card state of decisions 7, 14 and 15, with its in-memory
 // implementation and Fallback; and ConsentRegistry, the consents registered
 // online (section 11), with the rule that reconciles them with the core
-// ledger's export (ResolveRegistration, ExportReplaces: the later signed
+// ledger's export (ResolveRegistration; atmgw load likewise: the later signed
 // date wins). It knows nothing of ISO 8583.
 //
 // The rest lives in subpackages, none of which ledger imports:

@@ -90,17 +90,6 @@ func (s *Service) listen(o ServiceOptions) error {
 	return nil
 }
 
-// Addr is the address of the plain TCP listener.
-func (s *Service) Addr() string { return s.listeners[0].Addr().String() }
-
-// TLSAddr is the address of the TLS listener ("": none).
-func (s *Service) TLSAddr() string {
-	if len(s.listeners) < 2 {
-		return ""
-	}
-	return s.listeners[1].Addr().String()
-}
-
 // AdminAddr is the address of the admin endpoints ("": none).
 func (s *Service) AdminAddr() string {
 	if s.adminL == nil {

@@ -80,8 +80,8 @@ func TestServiceAdminServer(t *testing.T) {
 	if err := svc.Stop(ctx); err != nil {
 		t.Errorf("Stop: %v", err)
 	}
-	if !strings.HasPrefix(svc.Addr(), "127.0.0.1:") {
-		t.Errorf("Addr: %q", svc.Addr())
+	if a := svc.Listeners()[0].Addr().String(); !strings.HasPrefix(a, "127.0.0.1:") {
+		t.Errorf("the partners' listener: %q", a)
 	}
 }
 

@@ -81,5 +81,13 @@ func Start(t testing.TB, opts ...Option) *Gateway {
 		defer cancel()
 		svc.Stop(ctx)
 	})
-	return &Gateway{Addr: svc.Addr(), TLSAddr: svc.TLSAddr(), Settings: settings, App: svc.Gateway}
+	g := &Gateway{Settings: settings, App: svc.Gateway}
+	for _, l := range svc.Listeners() { // the plain listener, then the TLS one if any
+		if app.IsTLS(l) {
+			g.TLSAddr = l.Addr().String()
+		} else {
+			g.Addr = l.Addr().String()
+		}
+	}
+	return g
 }

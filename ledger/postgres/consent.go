@@ -23,7 +23,7 @@ const lockConsent int32 = 0x61746d63 // "atmc"
 // (institution, PAN hash), it reads the record stored and the insured
 // person, decides with ledger.ResolveRegistration and writes the record
 // (source 'online'). An export loaded later replaces it only with a row
-// signed strictly later (ledger.ExportReplaces).
+// signed strictly later (see load.go: the later signed date wins).
 //
 // The commit asks for synchronous_commit = remote_apply: where the primary
 // has synchronous standbys (synchronous_standby_names), Register returns

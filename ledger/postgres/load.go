@@ -40,7 +40,7 @@ func Load(ctx context.Context, pool *Pool, dir string, h *card.PANHasher, progre
 //     nothing: Report.Files[].Changed is 0 the second time). Rows of the
 //     database that the files do not name stay. A consent registered
 //     online (Store.Register) is replaced only by a row signed strictly
-//     later (ledger.ExportReplaces: the later signed date wins, the online
+//     later (the later signed date wins; the online
 //     record on the same date);
 //  4. the ready-made statements of every person whose ledger rows changed,
 //     and of every new person, are recomputed (restate: the totals in SQL,
@@ -364,7 +364,7 @@ func (l *loader) upsert(ctx context.Context) error {
 		ON CONFLICT (institution, pan_hash) DO UPDATE SET national_id = excluded.national_id, name = excluded.name,
 			birth_date = excluded.birth_date, pension = excluded.pension, insurance = excluded.insurance,
 			signed_date = excluded.signed_date, revoked = excluded.revoked, source = 'export', registered_at = NULL
-		WHERE (consents.source = 'export' OR consents.signed_date < excluded.signed_date) -- ledger.ExportReplaces
+		WHERE (consents.source = 'export' OR consents.signed_date < excluded.signed_date) -- the later signed date wins; the online record on the same date
 		  AND (consents.national_id, consents.name, consents.birth_date, consents.pension, consents.insurance, consents.signed_date, consents.revoked)
 			IS DISTINCT FROM (excluded.national_id, excluded.name, excluded.birth_date, excluded.pension, excluded.insurance, excluded.signed_date, excluded.revoked)`)
 	if err != nil {
