@@ -44,7 +44,8 @@ type ServiceOptions struct {
 // Listen builds the gateway of a configuration (Build) and opens every
 // listener, so that a bad address fails before any partner could connect;
 // nothing is served until Start. The error names the key of the address
-// at fault. Addresses with port 0 take a free port (see Addr).
+// at fault. Addresses with port 0 take a free port (see Listeners and
+// AdminAddr).
 func Listen(ctx context.Context, cfg *config.Settings, log *zap.Logger, o ServiceOptions) (*Service, error) {
 	g, err := Build(ctx, cfg, log)
 	if err != nil {
