@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -85,19 +84,11 @@ func consentCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	conn, err := sim.Dial(ctx, *gateway, sim.ConnOptions{Institution: *institution, MACKey: key, TLS: tlsConf})
+	conn, code, err := signOn(ctx, *gateway, sim.ConnOptions{Institution: *institution, MACKey: key, TLS: tlsConf})
 	if err != nil {
-		return fail(exitUnreachable, "%v", err)
+		return fail(code, "%v", err)
 	}
 	defer conn.Close()
-	conn.SetSTAN(randomSTAN())
-	if err := conn.SignOn(ctx); err != nil {
-		var se *sim.SignOnError
-		if errors.As(err, &se) {
-			return fail(exitSignOn, "%v", err)
-		}
-		return fail(exitUnreachable, "%v", err)
-	}
 	c := sim.Consent{Action: action, PAN: *pan, NationalID: *id, Name: *name, Birth: bd, Services: *services, Signed: sd}
 	req, err := sim.FileUpdate(sim.Terminal{Institution: *institution, ID: term}, c, conn.NextSTAN(), time.Now())
 	if err != nil {

@@ -135,19 +135,11 @@ func inquiry(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	conn, err := sim.Dial(ctx, *gateway, sim.ConnOptions{Institution: inst, MACKey: key, TLS: tlsConf})
+	conn, code, err := signOn(ctx, *gateway, sim.ConnOptions{Institution: inst, MACKey: key, TLS: tlsConf})
 	if err != nil {
-		return fail(exitUnreachable, "%v", err)
+		return fail(code, "%v", err)
 	}
 	defer conn.Close()
-	conn.SetSTAN(randomSTAN())
-	if err := conn.SignOn(ctx); err != nil {
-		var se *sim.SignOnError
-		if errors.As(err, &se) {
-			return fail(exitSignOn, "%v", err)
-		}
-		return fail(exitUnreachable, "%v", err)
-	}
 
 	use, err := chip.Generate()
 	if err != nil {
@@ -262,4 +254,24 @@ func demoCards(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "wrote %d demo cards to %s\n", len(cards.Demo().Cards), fs.Arg(0))
 	return nil
+}
+
+// signOn dials the gateway and signs on with a random first STAN. A
+// failure comes with the command's exit code: exitSignOn when the gateway
+// refused the sign-on, exitUnreachable otherwise.
+func signOn(ctx context.Context, addr string, o sim.ConnOptions) (*sim.Conn, int, error) {
+	conn, err := sim.Dial(ctx, addr, o)
+	if err != nil {
+		return nil, exitUnreachable, err
+	}
+	conn.SetSTAN(randomSTAN())
+	if err := conn.SignOn(ctx); err != nil {
+		conn.Close()
+		var se *sim.SignOnError
+		if errors.As(err, &se) {
+			return nil, exitSignOn, err
+		}
+		return nil, exitUnreachable, err
+	}
+	return conn, 0, nil
 }
