@@ -17,85 +17,21 @@ import (
 
 	"github.com/bli/atmgw/internal/gatewaytest"
 	"github.com/bli/atmgw/iso"
-	"github.com/bli/atmgw/sim"
 )
 
-type consentExample struct {
-	fields map[string]string
-	order  []string
-	msg    []byte // without the length header
-	frame  []byte
-	prose  string
-}
-
-func consentExamples(t *testing.T) []consentExample {
+// consentExamples are the worked examples of section 11.4.
+func consentExamples(t *testing.T) []docExample {
 	t.Helper()
 	sec := docSection(t, 11)
 	i := strings.Index(sec, "### 11.4")
 	if i < 0 {
 		t.Fatal("section 11 has no 11.4")
 	}
-	lines := strings.Split(sec[i:], "\n")
-	var out []consentExample
-	var cur consentExample
-	var prose strings.Builder
-	for i := 0; i < len(lines); i++ {
-		l := lines[i]
-		if !strings.HasPrefix(l, "```") {
-			prose.WriteString(l + " ")
-			continue
-		}
-		lang := strings.TrimPrefix(l, "```")
-		var body []string
-		for i++; i < len(lines) && lines[i] != "```"; i++ {
-			body = append(body, lines[i])
-		}
-		switch lang {
-		case "text":
-			cur.fields = map[string]string{}
-			for _, b := range body {
-				m := fieldLine.FindStringSubmatch(b)
-				if m == nil {
-					t.Fatalf("11.4: not a field line: %q", b)
-				}
-				cur.fields[m[1]] = m[2]
-				cur.order = append(cur.order, m[1])
-			}
-		case "hex":
-			frame, err := hex.DecodeString(spaces.ReplaceAllString(strings.Join(body, ""), ""))
-			if err != nil || len(frame) < 2 || int(frame[0])<<8|int(frame[1]) != len(frame)-2 {
-				t.Fatalf("11.4, example %d: bad frame (%v)", len(out)+1, err)
-			}
-			cur.frame, cur.msg = frame, frame[2:]
-			cur.prose = spaces.ReplaceAllString(prose.String(), " ")
-			out = append(out, cur)
-			cur = consentExample{}
-			prose.Reset()
-		default:
-			t.Fatalf("11.4: a code block of unknown kind %q", lang)
-		}
-	}
+	out := workedExamples(t, "11.4", sec[i:])
 	if len(out) != 4 {
 		t.Fatalf("11.4 has %d worked examples, want 4 (0302, 0312, 0302 with MAC, 0312 with MAC)", len(out))
 	}
 	return out
-}
-
-func consentFieldValue(m *iso.Message, de string) string {
-	if de == "MTI" {
-		return m.MTI
-	}
-	n, _ := strconv.Atoi(strings.TrimPrefix(de, "DE"))
-	text, b, ok := m.Field(n)
-	switch {
-	case !ok:
-		return "?"
-	case n == 121:
-		return sim.DecodeBig5(b)
-	case b != nil:
-		return strings.ToUpper(hex.EncodeToString(b))
-	}
-	return text
 }
 
 func TestInterfaceDocConsentExamples(t *testing.T) {
@@ -107,7 +43,7 @@ func TestInterfaceDocConsentExamples(t *testing.T) {
 				t.Fatalf("decode: %v", err)
 			}
 			for _, de := range e.order {
-				if got := consentFieldValue(m, de); got != e.fields[de] {
+				if got := fieldValue(m, de); got != e.fields[de] {
 					t.Errorf("%s = %q, the document says %q", de, got, e.fields[de])
 				}
 			}
@@ -152,7 +88,7 @@ func TestInterfaceDocConsentExamples(t *testing.T) {
 func TestInterfaceDocConsentLive(t *testing.T) {
 	ex := consentExamples(t)
 	addr := gatewaytest.StartDemo(t)
-	for _, pair := range [][2]consentExample{{ex[0], ex[1]}, {ex[2], ex[3]}} {
+	for _, pair := range [][2]docExample{{ex[0], ex[1]}, {ex[2], ex[3]}} {
 		inst := pair[0].fields["DE32"]
 		c, err := net.Dial("tcp", addr)
 		if err != nil {

@@ -82,11 +82,23 @@ var (
 	spaces    = regexp.MustCompile(`\s+`)
 )
 
-// docExamples parses the worked examples of section 8: each ```hex block
-// is a frame; the ```text block of field lines before it lists its fields.
+// docExamples parses the worked examples of section 8.
 func docExamples(t *testing.T) []docExample {
 	t.Helper()
-	lines := strings.Split(docSection(t, 8), "\n")
+	out := workedExamples(t, "section 8", docSection(t, 8))
+	if len(out) != 6 {
+		t.Fatalf("section 8 has %d worked examples, want 6 (0800, 0810, 0200, 0200 with MAC, two 0210)", len(out))
+	}
+	return out
+}
+
+// workedExamples parses the worked examples of text (where names it in
+// failures): each ```hex block is a frame; the ```text block of field
+// lines before it lists its fields (another ```text block is the readable
+// split line of the next frame).
+func workedExamples(t *testing.T, where, text string) []docExample {
+	t.Helper()
+	lines := strings.Split(text, "\n")
 	var out []docExample
 	var cur docExample
 	var prose strings.Builder
@@ -107,10 +119,10 @@ func docExamples(t *testing.T) []docExample {
 			h := spaces.ReplaceAllString(strings.Join(body, ""), "")
 			frame, err := hex.DecodeString(h)
 			if err != nil {
-				t.Fatalf("section 8, example %d: %v", len(out)+1, err)
+				t.Fatalf("%s, example %d: %v", where, len(out)+1, err)
 			}
 			if cur.fields == nil {
-				t.Fatalf("section 8, example %d: a frame without its fields", len(out)+1)
+				t.Fatalf("%s, example %d: a frame without its fields", where, len(out)+1)
 			}
 			cur.frame = frame
 			cur.prose = strings.TrimSpace(spaces.ReplaceAllString(prose.String(), " "))
@@ -135,21 +147,18 @@ func docExamples(t *testing.T) []docExample {
 				cur.split = body[0]
 			}
 		default:
-			t.Fatalf("section 8: a code block of unknown kind %q", lang)
+			t.Fatalf("%s: a code block of unknown kind %q", where, lang)
 		}
 	}
 	for i := range out {
 		msg, err := iso.ReadFrame(bytes.NewReader(out[i].frame), nil)
 		if err != nil {
-			t.Fatalf("section 8, example %d: frame: %v", i+1, err)
+			t.Fatalf("%s, example %d: frame: %v", where, i+1, err)
 		}
 		if 2+len(msg) != len(out[i].frame) {
-			t.Fatalf("section 8, example %d: %d bytes after a length header of %d", i+1, len(out[i].frame)-2, len(msg))
+			t.Fatalf("%s, example %d: %d bytes after a length header of %d", where, i+1, len(out[i].frame)-2, len(msg))
 		}
 		out[i].msg = msg
-	}
-	if len(out) != 6 {
-		t.Fatalf("section 8 has %d worked examples, want 6 (0800, 0810, 0200, 0200 with MAC, two 0210)", len(out))
 	}
 	return out
 }
