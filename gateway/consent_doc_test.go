@@ -38,23 +38,7 @@ func TestInterfaceDocConsentExamples(t *testing.T) {
 	key, _ := hex.DecodeString(macKey812)
 	for i, e := range consentExamples(t) {
 		t.Run(strconv.Itoa(i+1)+"-"+e.fields["MTI"]+"-"+e.fields["DE32"], func(t *testing.T) {
-			m, err := iso.Decode(e.msg)
-			if err != nil {
-				t.Fatalf("decode: %v", err)
-			}
-			for _, de := range e.order {
-				if got := fieldValue(m, de); got != e.fields[de] {
-					t.Errorf("%s = %q, the document says %q", de, got, e.fields[de])
-				}
-			}
-			for n := 2; n <= 128; n++ {
-				if _, listed := e.fields["DE"+strconv.Itoa(n)]; m.Has(n) != listed {
-					t.Errorf("DE%d present %v, listed %v", n, m.Has(n), listed)
-				}
-			}
-			if b, err := iso.Encode(m); err != nil || !bytes.Equal(b, e.msg) {
-				t.Errorf("re-encoded %q (%v), the document has %q", b, err, e.msg)
-			}
+			m := e.decode(t)
 			for _, s := range regexp.MustCompile(`(\d+) bytes[:,).;]`).FindAllStringSubmatch(e.prose, -1) {
 				if n, _ := strconv.Atoi(s[1]); n != len(e.msg) && !(m.Has(128) && n == len(e.msg)-16) {
 					t.Errorf("the text says %q; the message is %d bytes", s[0], len(e.msg))
