@@ -116,17 +116,9 @@ func (p *problems) checkLogLevel(level string) {
 // panKey is the key of the PAN hash: pan_key, or the content of
 // pan_key_file, or the public DemoPANKey when neither is given.
 func (c *Config) panKey(p *problems) []byte {
-	v := c.PANKey
-	if c.PANKeyFile != "" {
-		if c.PANKey != "" {
-			p.addf("pan_key_file: give pan_key or pan_key_file, not both")
-		}
-		f, err := readKeyFile(c.PANKeyFile)
-		if err != nil {
-			p.addf("pan_key_file: %v", err)
-			return nil
-		}
-		v = f
+	v, ok := p.keyValue("", "pan_key", c.PANKey, c.PANKeyFile)
+	if !ok {
+		return nil
 	}
 	if v == "" {
 		v = DemoPANKey
@@ -228,17 +220,9 @@ func (cp *Partner) networks(p *problems, where string) []netip.Prefix {
 // macKey is a partner's MAC key: mac_key or the content of mac_key_file
 // (nil: no MAC).
 func (cp *Partner) macKey(p *problems, where string) []byte {
-	v := cp.MACKey
-	if cp.MACKeyFile != "" {
-		if cp.MACKey != "" {
-			p.addf("%s.mac_key_file: give mac_key or mac_key_file, not both", where)
-		}
-		f, err := readKeyFile(cp.MACKeyFile)
-		if err != nil {
-			p.addf("%s.mac_key_file: %v", where, err)
-			return nil
-		}
-		v = f
+	v, ok := p.keyValue(where+".", "mac_key", cp.MACKey, cp.MACKeyFile)
+	if !ok {
+		return nil
 	}
 	if v == "" {
 		return nil
@@ -264,6 +248,24 @@ func pair(screen, receipt Profile) limits.Pair {
 // oneLine joins the lines of a multi-line error (errors.Join) with "; ",
 // so that the command prints one line.
 func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
+
+// keyValue is a key given as the key `name` (inline) or in the file of
+// `name`_file (file); where prefixes the key names in errors. ok is false
+// when the file cannot be read (the problem is recorded).
+func (p *problems) keyValue(where, name, inline, file string) (v string, ok bool) {
+	if file == "" {
+		return inline, true
+	}
+	if inline != "" {
+		p.addf("%s%s_file: give %s or %s_file, not both", where, name, name, name)
+	}
+	f, err := readKeyFile(file)
+	if err != nil {
+		p.addf("%s%s_file: %v", where, name, err)
+		return "", false
+	}
+	return f, true
+}
 
 // readKeyFile reads a key kept in a file (hex digits, surrounding space
 // ignored). The error never holds the file's content.
