@@ -76,3 +76,15 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestValidNationalID(t *testing.T) {
+	for s, want := range map[string]bool{
+		"A123456789": true, "AB12345678": true, "A812345678": true,
+		"a123456789": false, "A12345678": false, "A1234567890": false, "1123456789": false,
+		"A1234567X9": false, "Ab12345678": false, "": false,
+	} {
+		if got := ValidNationalID(s); got != want {
+			t.Errorf("ValidNationalID(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

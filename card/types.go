@@ -23,6 +23,25 @@ func (s Service) String() string {
 	return "unknown"
 }
 
+// ValidNationalID reports whether s has the form of a national ID: an
+// upper-case letter, an upper-case letter or a digit, then 8 digits (a
+// national ID, an old or a new resident certificate number). The check
+// digit is not checked: the person's record decides.
+func ValidNationalID(s string) bool {
+	if len(s) != 10 || s[0] < 'A' || s[0] > 'Z' {
+		return false
+	}
+	if c := s[1]; !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+		return false
+	}
+	for i := 2; i < 10; i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // Person is an insured person of the ledger, identified by national ID.
 type Person struct {
 	NationalID string

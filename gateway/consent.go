@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/bli/atmgw/card"
 	"github.com/bli/atmgw/iso"
 	"github.com/bli/atmgw/ledger"
 	"github.com/bli/atmgw/limits"
@@ -192,7 +193,7 @@ func check0302(m *iso.Message, decodeErr error, now time.Time) (int, ledger.Cons
 		u.Action = ledger.ConsentRevoke
 	}
 	d := m.ConsentData
-	if len(d) != consentDataLen || !validNationalID(d[:10]) {
+	if len(d) != consentDataLen || !card.ValidNationalID(d[:10]) {
 		return 120, u
 	}
 	birth, ok1 := rocDate(d[10:17])
@@ -222,18 +223,6 @@ func check0302(m *iso.Message, decodeErr error, now time.Time) (int, ledger.Cons
 	}
 	c.Name = name
 	return 0, u
-}
-
-// validNationalID: a letter, then a letter or a digit, then 8 digits (a
-// national ID, an old or a new resident certificate number), upper case.
-func validNationalID(s string) bool {
-	if len(s) != 10 || s[0] < 'A' || s[0] > 'Z' {
-		return false
-	}
-	if c := s[1]; !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
-		return false
-	}
-	return digits(s[2:], 8)
 }
 
 // rocDate reads a ROC date YYYMMDD (year 1 on); ok is false for a date that

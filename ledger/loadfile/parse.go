@@ -387,15 +387,11 @@ func parseID(s string) (string, string) {
 	if len(s) != 10 {
 		return "", "national_id is not 10 characters"
 	}
-	b := []byte(strings.ToUpper(s))
-	ok := b[0] >= 'A' && b[0] <= 'Z' && (b[1] >= 'A' && b[1] <= 'Z' || b[1] >= '0' && b[1] <= '9')
-	for _, c := range b[2:] {
-		ok = ok && c >= '0' && c <= '9'
-	}
-	if !ok {
+	id := strings.ToUpper(s)
+	if !card.ValidNationalID(id) {
 		return "", "national_id is not a letter, a letter or digit and eight digits"
 	}
-	return string(b), ""
+	return id, ""
 }
 
 // parsePAN checks a card number: 12 to 19 digits once spaces and hyphens
