@@ -20,6 +20,7 @@ import (
 	"github.com/bli/atmgw/internal/testclient"
 	"github.com/bli/atmgw/internal/testledger"
 	"github.com/bli/atmgw/iso"
+	"github.com/bli/atmgw/ledger/pgtest"
 )
 
 // ask sends m on c and wants the answer rc (a wrong one is an error, and
@@ -107,6 +108,22 @@ func TestClusterSharedCardState(t *testing.T) {
 			t.Errorf("round %d: the same ATC at both gateways at once: gw1 %s, gw2 %s; want one 00 and one 63",
 				round, ra.ResponseCode, rb.ResponseCode)
 		}
+	}
+
+	// A consent registered online (0302) at gw1 serves the very next
+	// inquiry at gw2, which reads the replica first (a decline there is
+	// read again from the primary); the same 0302 again, at gw2, is a
+	// duplicate and changes nothing.
+	const newCard = "4700555555555555"
+	ask(t, b, cl.inquiry("700", term, newCard, "380000", 1), "14", "gw2, a card without a consent")
+	reg := consentMsg("700", newCard, iso.FileAdd, cl.nextSTAN(), "A100000001") // the cluster ledger's 王小明
+	expect0312(t, a, reg, "00")
+	ask(t, b, cl.inquiry("700", term, newCard, "380000", 2), "00", "gw2 right after the registration at gw1")
+	expect0312(t, b, reg, "94")
+	var online int
+	pgtest.QueryRow(t, cl.primary.URL(), "SELECT count(*) FROM consents WHERE source = 'online'", &online)
+	if online != 1 {
+		t.Errorf("consents registered online on the primary: %d, want 1", online)
 	}
 }
 

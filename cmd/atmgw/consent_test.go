@@ -115,10 +115,16 @@ func TestConsentEndToEnd(t *testing.T) {
 
 // consent0302 is an 0302 of 王小明 (the demo's A123456789) signed today.
 func (e *e2e) consent0302(inst, pan, code string) *iso.Message {
+	return consentMsg(inst, pan, code, e.next(), "A123456789")
+}
+
+// consentMsg is the 0302 of 王小明's form (national ID id, born
+// 1985-06-15, both services, signed today) for the card pan at inst.
+func consentMsg(inst, pan, code, stan, id string) *iso.Message {
 	today := time.Now().In(time.FixedZone("CST", 8*3600))
 	m := &iso.Message{MTI: iso.MTIFileUpdate, PAN: pan, TransmissionTime: time.Now().UTC().Format("0102150405"),
-		STAN: e.next(), Institution: inst, TerminalID: "CTR" + inst + "01", FileUpdateCode: code, FileName: iso.FileConsent,
-		ConsentData: "A123456789" + "0740615" + "B" + rocDate(today)}
+		STAN: stan, Institution: inst, TerminalID: "CTR" + inst + "01", FileUpdateCode: code, FileName: iso.FileConsent,
+		ConsentData: id + "0740615" + "B" + rocDate(today)}
 	if code != iso.FileDelete {
 		m.ConsentName = sim.EncodeBig5("王小明")
 	}
