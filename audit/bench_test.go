@@ -9,8 +9,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/bli/atmgw/internal/testledger"
 )
 
 // BenchmarkWrite is the gateway's hot path: Write from many goroutines at
@@ -28,9 +26,9 @@ func BenchmarkWrite(b *testing.B) {
 					opts := Options{SpoolDir: b.TempDir(), writers: writers}
 					switch sink {
 					case "database":
-						opts.DatabaseURL = testledger.Database(b)
+						opts.DatabaseURL = database(b)
 					case "database+rtt=1ms": // the database on another host
-						opts.DatabaseURL = delayed(b, testledger.Database(b), time.Millisecond)
+						opts.DatabaseURL = delayed(b, database(b), time.Millisecond)
 					}
 					switch mode {
 					case "serial":

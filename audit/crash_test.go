@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bli/atmgw/internal/testledger"
 	"github.com/bli/atmgw/ledger/pgtest"
 )
 
@@ -225,7 +224,7 @@ func TestCrashSafety(t *testing.T) {
 	}
 	const rounds = 3
 	t.Run("database", func(t *testing.T) {
-		dbURL := testledger.Database(t)
+		dbURL := database(t)
 		dir := t.TempDir()
 		for round := range rounds {
 			c := startChild(t, dbURL, dir, fmt.Sprintf("db%d", round))
@@ -237,7 +236,7 @@ func TestCrashSafety(t *testing.T) {
 	t.Run("database stopped", func(t *testing.T) {
 		srv := pgtest.StartServer(t)
 		dbURL := srv.URL()
-		testledger.Migrate(t, dbURL)
+		migrate(t, dbURL)
 		dir := t.TempDir()
 		for round := range rounds {
 			c := startChild(t, dbURL, dir, fmt.Sprintf("stop%d", round))

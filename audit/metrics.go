@@ -11,6 +11,8 @@ var (
 		"1 while the audit trail writes to the database, 0 while it spools.", nil, nil)
 	descWritten = prometheus.NewDesc("atmgw_audit_records_written_total",
 		"Audit records stored in the database (replayed duplicates not counted).", nil, nil)
+	descJournaled = prometheus.NewDesc("atmgw_audit_records_journaled_total",
+		"Audit records committed in the card state's transaction of the check that decided the answer (one commit for both), also counted in atmgw_audit_records_written_total.", nil, nil)
 	descSpooled = prometheus.NewDesc("atmgw_audit_records_spooled_total",
 		"Audit records appended to the local spool, by reason: database (down, failing or none).", []string{"reason"}, nil)
 	descBatches = prometheus.NewDesc("atmgw_audit_batches_total",
@@ -50,7 +52,7 @@ func newHistograms() histograms {
 type collector struct{ w *Writer }
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descSpool, descBuffer, descUp, descWritten, descSpooled, descBatches, descFailed,
+	for _, d := range []*prometheus.Desc{descSpool, descBuffer, descUp, descWritten, descJournaled, descSpooled, descBatches, descFailed,
 		descRejected, descLost, descWriteErrors} {
 		ch <- d
 	}
@@ -75,6 +77,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descBuffer, float64(s.Queued))
 	gauge(descUp, up)
 	counter(descWritten, s.Written)
+	counter(descJournaled, s.Journaled)
 	counter(descSpooled, s.Spooled, "database")
 	counter(descBatches, s.Batches, "database")
 	counter(descBatches, s.SpoolBatches, "spool")

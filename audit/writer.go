@@ -126,8 +126,8 @@ type Writer struct {
 }
 
 type counters struct {
-	written, spooled, batches, spoolBatches, failed, rejected, lost, unfinished atomic.Uint64
-	unavailable, closed, canceled                                               atomic.Uint64 // Write errors
+	written, journaled, spooled, batches, spoolBatches, failed, rejected, lost, unfinished atomic.Uint64
+	unavailable, closed, canceled                                                          atomic.Uint64 // Write errors
 }
 
 // request is one Write waiting for its batch.
@@ -274,10 +274,7 @@ func (w *Writer) Write(ctx context.Context, r Record) error {
 }
 
 func (w *Writer) write(ctx context.Context, r Record) error {
-	if r.ID == "" {
-		r.ID = w.prefix + "-" + strconv.FormatUint(w.seq.Add(1), 10)
-	}
-	r = clean(r)
+	r = w.Prepare(r)
 	if err := ctx.Err(); err != nil {
 		w.c.canceled.Add(1)
 		return fmt.Errorf("audit: record %s not written: %w", r.ID, err)
@@ -347,7 +344,8 @@ func (w *Writer) Close(ctx context.Context) error {
 
 // Stats is a snapshot of the writer's counters.
 type Stats struct {
-	Written       uint64 // records the database stored (a replayed duplicate is not counted)
+	Written       uint64 // records the database stored (a replayed duplicate is not counted), Journaled included
+	Journaled     uint64 // records committed in the card state's transaction (Journaled), not by a batch of the Writer
 	Spooled       uint64 // records appended to the spool (database down, failing, or none)
 	Batches       uint64 // batches committed to the database, one INSERT each (replays not counted)
 	SpoolBatches  uint64 // batches appended to the spool, one append and fsync each (concurrent ones share an fsync)
@@ -365,6 +363,7 @@ type Stats struct {
 func (w *Writer) Stats() Stats {
 	return Stats{
 		Written:       w.c.written.Load(),
+		Journaled:     w.c.journaled.Load(),
 		Spooled:       w.c.spooled.Load(),
 		Batches:       w.c.batches.Load(),
 		SpoolBatches:  w.c.spoolBatches.Load(),
@@ -377,6 +376,11 @@ func (w *Writer) Stats() Stats {
 		Queued:        len(w.in),
 		DatabaseUp:    w.dbUp.Load(),
 	}
+}
+
+// nextID is a new id: this process's prefix and the next sequence number.
+func (w *Writer) nextID() string {
+	return w.prefix + "-" + strconv.FormatUint(w.seq.Add(1), 10)
 }
 
 // SpoolFile is the path of this process's spool file.

@@ -19,7 +19,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bli/atmgw/internal/metrictest"
-	"github.com/bli/atmgw/internal/testledger"
 	"github.com/bli/atmgw/internal/testsync"
 	"github.com/bli/atmgw/ledger/pgtest"
 )
@@ -154,7 +153,7 @@ func write(t testing.TB, w *Writer, r Record) {
 // written before, during and after all end up in the table exactly once,
 // those of the outage through the spool, which is emptied afterwards.
 func TestDatabaseDownAndBack(t *testing.T) {
-	dbURL := testledger.Database(t)
+	dbURL := database(t)
 	pu, _ := url.Parse(dbURL)
 	px := newProxy(t, pu.Host)
 	dir := t.TempDir()
@@ -230,7 +229,7 @@ func TestDatabaseDownAndBack(t *testing.T) {
 // Replaying a spool twice (a crash after the rows were written but before
 // the file was truncated) stores every record once.
 func TestReplayIsIdempotent(t *testing.T) {
-	dbURL := testledger.Database(t)
+	dbURL := database(t)
 	dir := t.TempDir()
 	var b []byte
 	for i := 1; i <= 5; i++ {
@@ -276,7 +275,7 @@ func writeAsync(ctx context.Context, w *Writer, r Record) <-chan error {
 // Close writes what is queued to the database before it returns, and
 // every queued Write then returns nil; a Write after Close fails.
 func TestCloseWritesTheQueue(t *testing.T) {
-	dbURL := testledger.Database(t)
+	dbURL := database(t)
 	dir := t.TempDir()
 	// One batch in flight, so that the batches are 3, 3, 2: two writers
 	// could each take the last records one by one.
@@ -323,7 +322,7 @@ func TestCloseWritesTheQueue(t *testing.T) {
 // file (read right after), Close keeps the file, and the next Open
 // replays it.
 func TestWriteWithTheDatabaseDownIsInTheSpool(t *testing.T) {
-	dbURL := testledger.Database(t)
+	dbURL := database(t)
 	pu, _ := url.Parse(dbURL)
 	px := newProxy(t, pu.Host)
 	dir := t.TempDir()
@@ -365,7 +364,7 @@ func TestWriteWithTheDatabaseDownIsInTheSpool(t *testing.T) {
 // A database down at Open does not stop Open: records are spooled, and a
 // probe finds the database once it is there.
 func TestOpenWithTheDatabaseDown(t *testing.T) {
-	dbURL := testledger.Database(t)
+	dbURL := database(t)
 	pu, _ := url.Parse(dbURL)
 	px := newProxy(t, pu.Host)
 	px.down()
@@ -394,7 +393,7 @@ func TestOpenWithTheDatabaseDown(t *testing.T) {
 // it right after, for sequential and concurrent writers alike. The
 // connections are opened at Open (warm).
 func TestWriteIsCommittedOnReturn(t *testing.T) {
-	dbURL := testledger.Database(t)
+	dbURL := database(t)
 	w, err := Open(context.Background(), Options{DatabaseURL: dbURL, SpoolDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -480,7 +479,7 @@ func TestGroupCommit(t *testing.T) {
 		return st, reg
 	}
 	t.Run("database", func(t *testing.T) {
-		dbURL := testledger.Database(t)
+		dbURL := database(t)
 		st, reg := run(t, Options{DatabaseURL: dbURL, SpoolDir: t.TempDir()})
 		t.Logf("%d records in %d INSERTs", st.Written, st.Batches)
 		if st.Written != writers*each || st.Spooled != 0 {
@@ -516,7 +515,7 @@ func TestGroupCommit(t *testing.T) {
 // lost, the timeout passed) is spooled as well and replayed under the same
 // ids: the table holds each record once.
 func TestCommittedButTimedOut(t *testing.T) {
-	dbURL := testledger.Database(t)
+	dbURL := database(t)
 	pu, _ := url.Parse(dbURL)
 	px := newProxy(t, pu.Host)
 	w, err := Open(context.Background(), Options{DatabaseURL: px.via(t, dbURL), SpoolDir: t.TempDir(),
@@ -553,7 +552,7 @@ func TestCommittedButTimedOut(t *testing.T) {
 // batch back nor block the replay: it goes to the rejected file, and its
 // Write returns nil (the record is durable there).
 func TestRefusedRowIsSetAside(t *testing.T) {
-	dbURL := testledger.Database(t)
+	dbURL := database(t)
 	pgtest.Exec(t, dbURL, "ALTER TABLE audit_log ADD CONSTRAINT no_bad CHECK (terminal <> 'BAD')")
 	dir := t.TempDir()
 	// One batch in flight: with two, the second writer may take part of
@@ -595,7 +594,7 @@ func TestRefusedRowIsSetAside(t *testing.T) {
 
 // Fields come out of the table as they went in; a PAN never gets there.
 func TestStoredFields(t *testing.T) {
-	dbURL := testledger.Database(t)
+	dbURL := database(t)
 	w, err := Open(context.Background(), Options{DatabaseURL: dbURL, SpoolDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -635,7 +634,7 @@ func TestStoredFields(t *testing.T) {
 // A connection that died while idle in the pool (the database restarted
 // between two batches) costs a reconnect, not a spooled batch.
 func TestDeadIdleConnectionIsReplaced(t *testing.T) {
-	dbURL := testledger.Database(t)
+	dbURL := database(t)
 	pu, _ := url.Parse(dbURL)
 	px := newProxy(t, pu.Host)
 	w, err := Open(context.Background(), Options{DatabaseURL: px.via(t, dbURL), SpoolDir: t.TempDir(), ProbeInterval: time.Hour})

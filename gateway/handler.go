@@ -44,6 +44,9 @@ type Response struct {
 	// Close asks the session to close the connection once this answer is
 	// written (a sign-on answered 05).
 	Close bool
+	// journaled: the answer's audit record is already durable, committed
+	// with its card state check (ledger.Journaling).
+	journaled bool
 }
 
 // Binder is the session's side of sign-on: Bind counts the connection as
@@ -388,19 +391,45 @@ func (h *Handler) decide(ctx context.Context, req *Request, p *Partner) Response
 	}
 	// 8 to 13 and 16, held until 7 is known.
 	svc, ans, held := h.consult(ctx, m, p, a.hash, now)
-	// 7, 14, 15: the card state, in one step.
-	v, err := h.opts.CardState.Check(ctx, ledger.CardCheck{
+	// 7, 14, 15: the card state, in one step; with the answer's audit
+	// record when the card state can commit it in the same transaction.
+	check := ledger.CardCheck{
 		Key:     m.Institution + "|" + m.TerminalID + "|" + m.STAN + "|" + m.TransmissionTime,
 		Card:    held == nil,
 		PANHash: a.hash,
 		ATC:     icc.ATC,
 		Now:     now,
-	})
+	}
+	var v ledger.CardVerdict
+	var journaled bool
+	var err error
+	if j, ok := h.opts.CardState.(ledger.Journaling); ok && h.opts.Auditor != nil {
+		accepted := iso.RCApproved
+		if held != nil {
+			accepted = held.rc
+		}
+		v, journaled, err = j.CheckJournaled(ctx, check, &ledger.Journal{
+			Record: h.record(req, a.hash, ""),
+			Codes:  [...]string{accepted, iso.RCDuplicate, iso.RCSecurityViolation, iso.RCFrequencyLimit},
+		})
+	} else {
+		v, err = h.opts.CardState.Check(ctx, check)
+	}
 	if err != nil {
 		// Counted and logged once per outage by the card state itself.
 		h.opts.Logger.Debug("card state unavailable", zap.String("stan", m.STAN), zap.String("institution", m.Institution), zap.Error(err))
 		return a.decline(iso.RCUnavailable, textUnavailable, "card state unavailable")
 	}
+	resp := h.settle(a, svc, ans, held, v, now)
+	resp.journaled = journaled
+	return resp
+}
+
+// settle is the answer once the card state's verdict v is known: decision
+// 7, then what decisions 8 to 13 and 16 held, then 14, 15 and 17. Its
+// response code is the one decide gave the card state for v.
+func (h *Handler) settle(a *inquiryAnswer, svc card.Service, ans ledger.Answer, held *pending, v ledger.CardVerdict, now time.Time) Response {
+	m, p := a.req, a.p
 	if v == ledger.CardDuplicate {
 		return a.decline(iso.RCDuplicate, textDuplicate, "duplicate DE32+DE41+DE11+DE7")
 	}
@@ -495,14 +524,11 @@ func (h *Handler) consult(ctx context.Context, m *iso.Message, p *Partner, hash 
 // and logged.
 func (h *Handler) audited(ctx context.Context, req *Request, resp Response) Response {
 	aud := h.opts.Auditor
-	if aud == nil || resp.Msg == nil {
+	if aud == nil || resp.Msg == nil || resp.journaled {
 		return resp
 	}
 	m := req.Msg
-	err := aud.Audit(ctx, audit.Record{
-		Time: h.opts.Now(), Institution: m.Institution, Terminal: m.TerminalID, STAN: m.STAN, RRN: m.RRN,
-		Service: serviceLabel(m), PANHash: resp.PANHash, ResponseCode: resp.Msg.ResponseCode, Latency: since(req.Start),
-	})
+	err := aud.Audit(ctx, h.record(req, resp.PANHash, resp.Msg.ResponseCode))
 	if err != nil {
 		h.opts.Metrics.withheld()
 		h.opts.Logger.Error("audit record not durable: answer withheld", zap.String("stan", m.STAN),
@@ -510,6 +536,15 @@ func (h *Handler) audited(ctx context.Context, req *Request, resp Response) Resp
 		return Response{Decision: "withheld: audit record not durable (" + resp.Decision + ")", PANHash: resp.PANHash}
 	}
 	return resp
+}
+
+// record is the audit record of req's answer, as of now.
+func (h *Handler) record(req *Request, panHash, rc string) audit.Record {
+	m := req.Msg
+	return audit.Record{
+		Time: h.opts.Now(), Institution: m.Institution, Terminal: m.TerminalID, STAN: m.STAN, RRN: m.RRN,
+		Service: serviceLabel(m), PANHash: panHash, ResponseCode: rc, Latency: since(req.Start),
+	}
 }
 
 func since(t time.Time) time.Duration {

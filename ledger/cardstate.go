@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/bli/atmgw/audit"
 	"github.com/bli/atmgw/card"
 )
 
@@ -78,6 +79,30 @@ func (v CardVerdict) String() string {
 type CardState interface {
 	Check(ctx context.Context, c CardCheck) (CardVerdict, error)
 	Close()
+}
+
+// Journal is the audit record of the answer a check decides, for a card
+// state that commits it in the check's own transaction (Journaling).
+type Journal struct {
+	// Record is the answer's record, all but its response code.
+	Record audit.Record
+	// Codes are the answer's response code for each verdict, by
+	// CardVerdict: the record is stored with Codes[verdict].
+	Codes [CardOverRate + 1]string
+}
+
+// Journaling is a CardState that can commit the audit record of the answer
+// a check decides in the transaction of that check: one round trip and
+// one commit on the primary for decisions 7, 14, 15 and the write-ahead
+// audit trail, instead of one each (postgres.CardState opened with an
+// audit trail). journaled is true when the record is durable with the
+// check; false when the check was answered without it (no audit trail
+// behind this card state, the primary refused the record, a Fallback
+// answering from memory): the caller then writes the record itself. An
+// error is Check's; the record is then not known durable.
+type Journaling interface {
+	CardState
+	CheckJournaled(ctx context.Context, c CardCheck, j *Journal) (v CardVerdict, journaled bool, err error)
 }
 
 // Defaults of CardStateOptions.
@@ -189,15 +214,25 @@ func NewFallback(primary, memory CardState, log *zap.Logger, onUse func()) *Fall
 func (f *Fallback) Check(ctx context.Context, c CardCheck) (CardVerdict, error) {
 	v, err := f.primary.Check(ctx, c)
 	if err == nil {
-		if f.down.Swap(false) {
-			f.log.Warn("card state: primary back: decisions 7, 14, 15 are shared again",
-				zap.Uint64("checked_in_memory", f.count.Load()))
-		}
+		f.up()
 		return v, nil
 	}
 	if ctx.Err() != nil || !errors.Is(err, ErrUnavailable) {
 		return v, err
 	}
+	return f.fromMemory(ctx, c, err)
+}
+
+// up notes an answer of the primary (logged when it was down).
+func (f *Fallback) up() {
+	if f.down.Swap(false) {
+		f.log.Warn("card state: primary back: decisions 7, 14, 15 are shared again",
+			zap.Uint64("checked_in_memory", f.count.Load()))
+	}
+}
+
+// fromMemory answers c from memory, the primary having failed with err.
+func (f *Fallback) fromMemory(ctx context.Context, c CardCheck, err error) (CardVerdict, error) {
 	if !f.down.Swap(true) {
 		f.log.Error("card state: primary unavailable: decisions 7, 14, 15 fall back to this gateway's memory (card_state.when_primary_down: memory)", zap.Error(err))
 	}
@@ -206,6 +241,29 @@ func (f *Fallback) Check(ctx context.Context, c CardCheck) (CardVerdict, error) 
 		f.onUse()
 	}
 	return f.memory.Check(ctx, c)
+}
+
+var _ Journaling = (*Fallback)(nil)
+
+// CheckJournaled implements Journaling: the primary's CheckJournaled when
+// it is Journaling (else its Check), and memory's Check, never journaled,
+// while it is unavailable.
+func (f *Fallback) CheckJournaled(ctx context.Context, c CardCheck, j *Journal) (CardVerdict, bool, error) {
+	jp, ok := f.primary.(Journaling)
+	if !ok {
+		v, err := f.Check(ctx, c)
+		return v, false, err
+	}
+	v, journaled, err := jp.CheckJournaled(ctx, c, j)
+	if err == nil {
+		f.up()
+		return v, journaled, nil
+	}
+	if ctx.Err() != nil || !errors.Is(err, ErrUnavailable) {
+		return v, false, err
+	}
+	v, err = f.fromMemory(ctx, c, err)
+	return v, false, err
 }
 
 // Fallbacks is the number of checks answered from memory so far.

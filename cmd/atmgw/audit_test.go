@@ -185,6 +185,10 @@ func TestAuditAcrossSIGTERM(t *testing.T) {
 	if files, recs := spoolRecords(t, spool); files != 0 || recs != 0 {
 		t.Errorf("after a stop with the database up: %d spool files, %d records", files, recs)
 	}
+	// The records went with the card state's checks (one commit for both).
+	if !strings.Contains(s.logs.String(), "audit record is committed with its check") {
+		t.Errorf("the audit records were not journaled with the card state:\n%s", s.logs.String())
+	}
 
 	// 2. The database down at SIGTERM: the records go to the spool.
 	s = startAuditServe(t, cfgPath, addr, env)

@@ -59,12 +59,12 @@ func Build(ctx context.Context, cfg *config.Settings, log *zap.Logger) (*Gateway
 		return nil, err
 	}
 	g.Store, g.Demo = store, demo
-	auditor, closeAudit, err := openAudit(ctx, cfg, log, g.Registry)
+	auditor, journal, closeAudit, err := openAudit(ctx, cfg, log, g.Registry)
 	if err != nil {
 		closeLedger()
 		return nil, err
 	}
-	cs, err := openCardState(ctx, cfg, log, g.Registry)
+	cs, err := openCardState(ctx, cfg, journal, log, g.Registry)
 	if err != nil {
 		closeAudit()
 		closeLedger()
@@ -72,8 +72,8 @@ func Build(ctx context.Context, cfg *config.Settings, log *zap.Logger) (*Gateway
 	}
 	g.CardState = cs
 	g.closer = func() {
-		closeAudit()
 		cs.Close()
+		closeAudit()
 		closeLedger()
 	}
 	opts := cfg.Gateway

@@ -21,8 +21,10 @@ const auditCloseTimeout = 10 * time.Second
 // openAudit starts the audit trail of a configuration (audit.mode: auto is
 // the database when database_url is set, off on the demo ledger). close
 // flushes it: to the database, or to the spool when the database is down.
-// With the trail off, a is nil.
-func openAudit(ctx context.Context, cfg *config.Settings, log *zap.Logger, reg prometheus.Registerer) (a gateway.Auditor, close func(), err error) {
+// With the trail off, a is nil. journal is the writer when the trail is in
+// the database (the card state's, so that the card state can commit an
+// answer's record with its check), else nil.
+func openAudit(ctx context.Context, cfg *config.Settings, log *zap.Logger, reg prometheus.Registerer) (a gateway.Auditor, journal *audit.Writer, close func(), err error) {
 	nothing := func() {}
 	sink := cfg.Audit.Sink
 	if sink == config.AuditOff {
@@ -31,18 +33,21 @@ func openAudit(ctx context.Context, cfg *config.Settings, log *zap.Logger, reg p
 			why = "embedded demo ledger (audit.mode: spool keeps a trail in audit.spool_dir)"
 		}
 		log.Info("audit trail off", zap.String("why", why))
-		return nil, nothing, nil
+		return nil, nil, nothing, nil
 	}
 	opts := cfg.Audit.Options
 	opts.Logger, opts.Registerer = log, reg
 	w, err := audit.Open(ctx, opts)
 	if err != nil {
-		return nil, nothing, fmt.Errorf("audit.spool_dir: %w", err)
+		return nil, nil, nothing, fmt.Errorf("audit.spool_dir: %w", err)
 	}
 	st := w.Stats()
 	log.Info("audit trail", zap.String("to", sink), zap.String("spool", w.SpoolFile()), zap.Int("spooled_records", st.SpoolPending))
 	closeTimeout := max(auditCloseTimeout, 2*opts.Timeout)
-	return auditor{w}, func() {
+	if sink == config.AuditDatabase {
+		journal = w
+	}
+	return auditor{w}, journal, func() {
 		cctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 		defer cancel()
 		if err := w.Close(cctx); err != nil {

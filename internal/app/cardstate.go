@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/bli/atmgw/audit"
 	"github.com/bli/atmgw/internal/config"
 	"github.com/bli/atmgw/ledger"
 )
@@ -15,7 +16,9 @@ import (
 // every gateway on it, or in this process's memory (the demo ledger). With
 // card_state.when_primary_down: memory, the primary's is backed by memory
 // while it is down (logged, counted in atmgw_card_state_fallbacks_total).
-func openCardState(ctx context.Context, cfg *config.Settings, log *zap.Logger, reg prometheus.Registerer) (ledger.CardState, error) {
+// journal (nil: none) is the audit trail in the same database: the card
+// state on the primary then commits an answer's record with its check.
+func openCardState(ctx context.Context, cfg *config.Settings, journal *audit.Writer, log *zap.Logger, reg prometheus.Registerer) (ledger.CardState, error) {
 	o := cfg.CardState.Options.CardStateOptions
 	if cfg.CardState.Store == config.CardStateMemory {
 		if cfg.DatabaseURL != "" {
@@ -23,5 +26,5 @@ func openCardState(ctx context.Context, cfg *config.Settings, log *zap.Logger, r
 		}
 		return ledger.NewMemoryCardState(o), nil
 	}
-	return openPrimaryCardState(ctx, cfg, o, log, reg)
+	return openPrimaryCardState(ctx, cfg, o, journal, log, reg)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/bli/atmgw/audit"
 	"github.com/bli/atmgw/internal/config"
 	"github.com/bli/atmgw/ledger"
 	"github.com/bli/atmgw/ledger/postgres"
@@ -20,14 +21,17 @@ const cardStateOpenTimeout = 10 * time.Second
 // connected and warm before the gateway listens; the primary must answer
 // at start. With when_primary_down: memory it is backed by this process's
 // memory while the primary is down.
-func openPrimaryCardState(ctx context.Context, cfg *config.Settings, o ledger.CardStateOptions, log *zap.Logger, reg prometheus.Registerer) (ledger.CardState, error) {
+func openPrimaryCardState(ctx context.Context, cfg *config.Settings, o ledger.CardStateOptions, journal *audit.Writer, log *zap.Logger, reg prometheus.Registerer) (ledger.CardState, error) {
 	octx, cancel := context.WithTimeout(ctx, cardStateOpenTimeout)
 	defer cancel()
 	po := cfg.CardState.Options
-	po.Logger, po.Registerer = log, reg
+	po.Logger, po.Registerer, po.Journal = log, reg, journal
 	pg, err := postgres.OpenCardState(octx, cfg.DatabaseURL, po)
 	if err != nil {
 		return nil, fmt.Errorf("card state: %w", err)
+	}
+	if journal != nil {
+		log.Info("card state: an inquiry's audit record is committed with its check (one transaction on the primary)")
 	}
 	if !cfg.CardState.MemoryWhenPrimaryDown {
 		return pg, nil

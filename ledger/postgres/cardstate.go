@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/bli/atmgw/audit"
 	"github.com/bli/atmgw/ledger"
 )
 
@@ -62,6 +63,11 @@ type CardStateOptions struct {
 	Logger *zap.Logger
 	// Registerer (nil: none) gets the metrics atmgw_card_state_*.
 	Registerer prometheus.Registerer
+	// Journal (nil: none) is the audit trail whose records CheckJournaled
+	// commits in the transaction of their checks, in audit_log of this
+	// same database (see ledger.Journaling). Without it CheckJournaled is
+	// Check, never journaled.
+	Journal *audit.Writer
 }
 
 func (o CardStateOptions) defaults() CardStateOptions {
@@ -91,7 +97,24 @@ func (o CardStateOptions) defaults() CardStateOptions {
 const (
 	checkStmt = "atmgw_card_state_check"
 	checkSQL  = "SELECT card_state_check($1::bytea[], $2::boolean[], $3::bytea[], $4::integer[], $5::bigint[], $6::bigint, $7::integer, $8::bigint)"
-	pruneSQL  = `DELETE FROM card_duplicate_keys WHERE key IN (
+	// A batch with the audit records of its answers (CheckJournaled): the
+	// check, then the records of the checks that carry one ($9 not empty),
+	// each with the response code of its verdict ($18: four per check, by
+	// verdict), in the same statement, transaction and commit. The CTE c
+	// runs once (a volatile function, used twice).
+	journalStmt = "atmgw_card_state_check_journaled"
+	journalSQL  = `WITH c AS (
+	SELECT card_state_check($1::bytea[], $2::boolean[], $3::bytea[], $4::integer[], $5::bigint[], $6::bigint, $7::integer, $8::bigint) AS v
+), a AS (
+	INSERT INTO audit_log (id, at, institution, terminal, stan, rrn, service, pan_hash, response_code, latency_us)
+	SELECT r.id, r.at, r.institution, r.terminal, r.stan, r.rrn, r.service, r.pan_hash, ($18::text[])[(r.o - 1) * 4 + c.v[r.o] + 1], r.latency_us
+	FROM c, unnest($9::text[], $10::timestamptz[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::bigint[])
+		WITH ORDINALITY AS r(id, at, institution, terminal, stan, rrn, service, pan_hash, latency_us, o)
+	WHERE r.id <> ''
+	ON CONFLICT (id) DO NOTHING
+)
+SELECT v FROM c`
+	pruneSQL = `DELETE FROM card_duplicate_keys WHERE key IN (
 	SELECT key FROM card_duplicate_keys WHERE seen_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`
 )
 
@@ -156,19 +179,22 @@ type CardState struct {
 	items sync.Pool
 }
 
-var _ ledger.CardState = (*CardState)(nil)
+var _ ledger.Journaling = (*CardState)(nil)
 
 // cardItem is one queued check and where its answer goes.
 type cardItem struct {
 	ctx  context.Context
 	c    ledger.CardCheck
+	j    *ledger.Journal // nil: no record with this check
+	rec  audit.Record    // j's record, Prepare'd
 	now  int64
 	done chan cardResult // buffered: the worker never blocks on it
 }
 
 type cardResult struct {
-	v   ledger.CardVerdict
-	err error
+	v         ledger.CardVerdict
+	journaled bool
+	err       error
 }
 
 // unavailableError is the error of a check the primary could not answer.
@@ -210,7 +236,13 @@ func OpenCardState(ctx context.Context, url string, opts CardStateOptions) (*Car
 	}
 	cfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(max(o.Timeout.Milliseconds(), 1), 10)
 	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
-		_, err := c.Prepare(ctx, checkStmt, checkSQL)
+		if _, err := c.Prepare(ctx, checkStmt, checkSQL); err != nil {
+			return err
+		}
+		if o.Journal == nil {
+			return nil
+		}
+		_, err := c.Prepare(ctx, journalStmt, journalSQL)
 		return err
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
@@ -221,8 +253,8 @@ func OpenCardState(ctx context.Context, url string, opts CardStateOptions) (*Car
 	if err := warm(ctx, pool, o.Workers); err != nil {
 		pool.Close()
 		var pe *pgconn.PgError
-		if errors.As(err, &pe) && pe.Code == "42883" { // undefined_function
-			return nil, fmt.Errorf("database %s has no card state tables (migration 0003): run atmgw migrate", desc)
+		if errors.As(err, &pe) && (pe.Code == "42883" || pe.Code == "42P01") { // undefined_function, undefined_table
+			return nil, fmt.Errorf("database %s has no card state or audit tables (migrations 0002, 0003): run atmgw migrate", desc)
 		}
 		return nil, &connError{msg: "database " + desc + " unreachable (or not a read-write primary): " + scrub(cause(err), url, password), err: err}
 	}
@@ -275,19 +307,43 @@ func warm(ctx context.Context, pool *pgxpool.Pool, n int) error {
 
 // Check implements ledger.CardState.
 func (s *CardState) Check(ctx context.Context, c ledger.CardCheck) (ledger.CardVerdict, error) {
+	r := s.check(ctx, c, nil)
+	return r.v, r.err
+}
+
+// CheckJournaled implements ledger.Journaling: the check and j's record
+// (given its id by the Journal writer) go in the same batch, and the
+// record is inserted into audit_log, with the response code of the
+// check's verdict, in the batch's statement: one commit for both. When
+// the database refuses the batch's records (an error of the server, not
+// of the connection), the batch is sent again without them, and its
+// checks are answered not journaled. Without CardStateOptions.Journal, or
+// a nil j, it is Check.
+func (s *CardState) CheckJournaled(ctx context.Context, c ledger.CardCheck, j *ledger.Journal) (ledger.CardVerdict, bool, error) {
+	if s.opts.Journal == nil {
+		j = nil
+	}
+	r := s.check(ctx, c, j)
+	return r.v, r.journaled, r.err
+}
+
+func (s *CardState) check(ctx context.Context, c ledger.CardCheck, j *ledger.Journal) cardResult {
 	if err := ctx.Err(); err != nil {
-		return 0, err
+		return cardResult{err: err}
 	}
 	if s.closed.Load() {
-		return 0, unavailable("closed")
+		return cardResult{err: unavailable("closed")}
 	}
 	if d := s.down.Load(); d != nil {
 		s.m.checks[verdictUnavailable].Inc()
 		s.m.fastFailed.Inc()
-		return 0, d
+		return cardResult{err: d}
 	}
 	it := s.items.Get().(*cardItem)
-	it.ctx, it.c = ctx, c
+	it.ctx, it.c, it.j = ctx, c, j
+	if j != nil {
+		it.rec = s.opts.Journal.Prepare(j.Record)
+	}
 	if c.Now.IsZero() {
 		it.now = time.Now().UnixNano()
 	} else {
@@ -296,23 +352,23 @@ func (s *CardState) Check(ctx context.Context, c ledger.CardCheck) (ledger.CardV
 	select {
 	case s.queue <- it:
 	case <-ctx.Done():
-		return 0, ctx.Err()
+		return cardResult{err: ctx.Err()}
 	case <-s.stop:
-		return 0, unavailable("closed")
+		return cardResult{err: unavailable("closed")}
 	}
 	select {
 	case r := <-it.done:
-		it.ctx, it.c = nil, ledger.CardCheck{}
+		it.ctx, it.c, it.j, it.rec = nil, ledger.CardCheck{}, nil, audit.Record{}
 		s.items.Put(it)
-		return r.v, r.err
+		return r
 	case <-ctx.Done():
-		return 0, ctx.Err() // the item is left to the worker and the GC
+		return cardResult{err: ctx.Err()} // the item is left to the worker and the GC
 	case <-s.finished:
 		select {
 		case r := <-it.done:
-			return r.v, r.err
+			return r
 		default:
-			return 0, unavailable("closed") // queued after the workers left
+			return cardResult{err: unavailable("closed")} // queued after the workers left
 		}
 	}
 }
@@ -340,6 +396,41 @@ type batch struct {
 	atcs   []int32
 	nows   []int64
 	out    []int16
+
+	journaled int        // items with a record
+	rec       recColumns // their records, "" ids for the others
+}
+
+// recColumns are the audit_log columns of a batch's records.
+type recColumns struct {
+	ids, institutions, terminals, stans, rrns, services, panHashes, codes []string
+	ats                                                                   []time.Time
+	latencies                                                             []int64
+}
+
+func (r *recColumns) reset() {
+	r.ids, r.institutions, r.terminals, r.stans = r.ids[:0], r.institutions[:0], r.terminals[:0], r.stans[:0]
+	r.rrns, r.services, r.panHashes, r.codes = r.rrns[:0], r.services[:0], r.panHashes[:0], r.codes[:0]
+	r.ats, r.latencies = r.ats[:0], r.latencies[:0]
+}
+
+// add appends it's record (an empty one when it has none).
+func (r *recColumns) add(it *cardItem) {
+	rec := it.rec
+	r.ids = append(r.ids, rec.ID)
+	r.ats = append(r.ats, rec.Time)
+	r.institutions = append(r.institutions, rec.Institution)
+	r.terminals = append(r.terminals, rec.Terminal)
+	r.stans = append(r.stans, rec.STAN)
+	r.rrns = append(r.rrns, rec.RRN)
+	r.services = append(r.services, rec.Service)
+	r.panHashes = append(r.panHashes, rec.PANHash)
+	r.latencies = append(r.latencies, rec.Latency.Microseconds())
+	if it.j == nil {
+		r.codes = append(r.codes, "", "", "", "")
+	} else {
+		r.codes = append(r.codes, it.j.Codes[:]...)
+	}
 }
 
 func (s *CardState) worker() {
@@ -400,8 +491,18 @@ func (s *CardState) run(b *batch) {
 	}
 	b.keys, b.cards, b.hashes = b.keys[:0], b.cards[:0], b.hashes[:0]
 	b.atcs, b.nows = b.atcs[:0], b.nows[:0]
+	b.journaled = 0
+	b.rec.reset()
+	for _, it := range b.items {
+		if it.j != nil {
+			b.journaled++
+		}
+	}
 	var latest int64
 	for _, it := range b.items {
+		if b.journaled > 0 {
+			b.rec.add(it)
+		}
 		b.keys = append(b.keys, bytesOf(it.c.Key))
 		b.cards = append(b.cards, it.c.Card)
 		if it.c.Card {
@@ -433,6 +534,9 @@ func (s *CardState) run(b *batch) {
 		s.answerErr(b, u)
 		return
 	}
+	if b.journaled > 0 {
+		s.opts.Journal.Journaled(b.journaled)
+	}
 	for i, it := range b.items {
 		v := ledger.CardVerdict(b.out[i])
 		if v > ledger.CardOverRate {
@@ -441,7 +545,7 @@ func (s *CardState) run(b *batch) {
 			continue
 		}
 		s.m.checks[v].Inc()
-		it.done <- cardResult{v: v}
+		it.done <- cardResult{v: v, journaled: it.j != nil && b.journaled > 0}
 	}
 	clear(b.items)
 }
@@ -476,8 +580,27 @@ func (s *CardState) send(b *batch) error {
 	o := s.opts.CardStateOptions
 	var err error
 	for attempt := 1; ; attempt++ {
-		err = s.pool.QueryRow(ctx, checkStmt, b.keys, b.cards, b.hashes, b.atcs, b.nows,
-			int64(o.DuplicateWindow), int32(o.RateLimit), int64(o.RateWindow)).Scan(&b.out)
+		if b.journaled > 0 {
+			r := &b.rec
+			err = s.pool.QueryRow(ctx, journalStmt, b.keys, b.cards, b.hashes, b.atcs, b.nows,
+				int64(o.DuplicateWindow), int32(o.RateLimit), int64(o.RateWindow),
+				r.ids, r.ats, r.institutions, r.terminals, r.stans, r.rrns, r.services, r.panHashes, r.latencies, r.codes).Scan(&b.out)
+			var pe *pgconn.PgError
+			if err != nil && !retryable(err) && errors.As(err, &pe) && ctx.Err() == nil {
+				// The server answered with an error (the batch rolled back): the
+				// records may be what it refuses. The checks alone again; their
+				// records go to the audit trail's own batches.
+				s.m.unjournaled.Inc()
+				s.log.Warn("card state: the primary refused the audit records of a batch: sent again without them", zap.Int("records", b.journaled),
+					zap.String("sqlstate", pe.Code), zap.String("cause", pe.Message))
+				b.journaled = 0
+				attempt--
+				continue
+			}
+		} else {
+			err = s.pool.QueryRow(ctx, checkStmt, b.keys, b.cards, b.hashes, b.atcs, b.nows,
+				int64(o.DuplicateWindow), int32(o.RateLimit), int64(o.RateWindow)).Scan(&b.out)
+		}
 		if err == nil || attempt == maxAttempts || ctx.Err() != nil || !retryable(err) {
 			return err
 		}
@@ -611,6 +734,7 @@ type cardMetrics struct {
 	fastFailed   prometheus.Counter
 	downs        prometheus.Counter
 	pruned       prometheus.Counter
+	unjournaled  prometheus.Counter
 	up           prometheus.Gauge
 	batchSize    prometheus.Histogram
 	batchSeconds prometheus.Histogram
@@ -646,6 +770,10 @@ func newCardMetrics(reg prometheus.Registerer) (*cardMetrics, error) {
 			Name: "atmgw_card_state_pruned_keys_total",
 			Help: "Expired duplicate keys deleted by this gateway.",
 		}),
+		unjournaled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "atmgw_card_state_unjournaled_batches_total",
+			Help: "Batches whose audit records the primary refused: sent again without them (the records then went to the audit trail's own batches).",
+		}),
 		up: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "atmgw_card_state_up",
 			Help: "1 while the primary answers card state checks, 0 while it is marked down.",
@@ -677,7 +805,7 @@ func newCardMetrics(reg prometheus.Registerer) (*cardMetrics, error) {
 	}
 	if reg != nil {
 		cs := []prometheus.Collector{checks, m.batches, m.batchErrors, m.retries, m.fastFailed,
-			m.downs, m.pruned, m.up, m.batchSize, m.batchSeconds}
+			m.downs, m.pruned, m.unjournaled, m.up, m.batchSize, m.batchSeconds}
 		for i, c := range cs {
 			if err := reg.Register(c); err != nil {
 				for _, r := range cs[:i] {
