@@ -1,7 +1,9 @@
 package postgres_test
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/bli/atmgw/audit"
 	"github.com/bli/atmgw/card"
 	"github.com/bli/atmgw/internal/metrictest"
 	"github.com/bli/atmgw/internal/testledger"
@@ -53,6 +56,7 @@ func BenchmarkInquire(b *testing.B) {
 	b.SetParallelism(8) // 16 goroutines on 2 cores: as many clients as pgbench -c 16
 	var ru0, ru1 syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	server0 := postgresCPU()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -68,6 +72,7 @@ func BenchmarkInquire(b *testing.B) {
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
 	cpu := ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano()
 	b.ReportMetric(float64(cpu)/float64(b.N), "client-cpu-ns/op")
+	b.ReportMetric(float64(postgresCPU()-server0)/float64(b.N), "server-cpu-ns/op")
 }
 
 // BenchmarkCardStateCheck runs card state checks (decisions 7, 14, 15) on
@@ -89,16 +94,53 @@ func BenchmarkCardStateCheck(b *testing.B) {
 		{"single/conns=16", 16, 1},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			benchCardState(b, bc.workers, bc.maxBatch)
+			benchCardState(b, bc.workers, bc.maxBatch, checkOnly)
 		})
 	}
 }
 
-func benchCardState(b *testing.B, workers, maxBatch int) {
+// BenchmarkCardStateAudited is an inquiry's two writes on the primary:
+// its card state check and its audit record, one after the other (two
+// round trips, two commits: separate) or in one statement (journaled).
+// server-cpu-ns/op is PostgreSQL's CPU per inquiry (from /proc).
+func BenchmarkCardStateAudited(b *testing.B) {
+	for _, mode := range []benchMode{checkThenAudit, journaled} {
+		b.Run(mode.String(), func(b *testing.B) {
+			benchCardState(b, 0, 0, mode)
+		})
+	}
+}
+
+// benchMode is what one operation of benchCardState does.
+type benchMode int
+
+const (
+	checkOnly      benchMode = iota // Check
+	checkThenAudit                  // Check, then the audit trail's Write
+	journaled                       // CheckJournaled
+)
+
+func (m benchMode) String() string {
+	return [...]string{"check", "separate", "journaled"}[m]
+}
+
+func benchCardState(b *testing.B, workers, maxBatch int, mode benchMode) {
 	ctx := ctxT(b)
 	url := testledger.Database(b)
 	reg := prometheus.NewRegistry()
-	s, err := postgres.OpenCardState(ctx, url, postgres.CardStateOptions{Workers: workers, MaxBatch: maxBatch, Registerer: reg})
+	var w *audit.Writer
+	if mode != checkOnly {
+		var err error
+		if w, err = audit.Open(ctx, audit.Options{DatabaseURL: url, SpoolDir: b.TempDir()}); err != nil {
+			b.Fatal(err)
+		}
+		defer w.Close(ctx)
+	}
+	o := postgres.CardStateOptions{Workers: workers, MaxBatch: maxBatch, Registerer: reg}
+	if mode == journaled {
+		o.Journal = w
+	}
+	s, err := postgres.OpenCardState(ctx, url, o)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -111,9 +153,26 @@ func benchCardState(b *testing.B, workers, maxBatch int) {
 	var next atomic.Int64
 	check := func() error {
 		n := next.Add(1)
+		stan := strconv.FormatInt(n, 10)
 		c := ledger.CardCheck{
-			Key:  "700|ATM00001|" + strconv.FormatInt(n, 10) + "|1102093000",
+			Key:  "700|ATM00001|" + stan + "|1102093000",
 			Card: true, PANHash: hashes[n%cards], ATC: uint16(n/cards + 1), Now: time.Now(),
+		}
+		rec := audit.Record{Time: c.Now, Institution: "700", Terminal: "ATM00001", STAN: stan, RRN: "633712" + stan,
+			Service: "pension", PANHash: c.PANHash, Latency: time.Millisecond}
+		switch mode {
+		case journaled:
+			_, ok, err := s.CheckJournaled(ctx, c, &ledger.Journal{Record: rec, Codes: [...]string{"00", "94", "63", "65"}})
+			if err == nil && !ok {
+				err = errors.New("not journaled")
+			}
+			return err
+		case checkThenAudit:
+			if _, err := s.Check(ctx, c); err != nil {
+				return err
+			}
+			rec.ResponseCode = "00"
+			return w.Write(ctx, rec)
 		}
 		_, err := s.Check(ctx, c)
 		return err
@@ -141,6 +200,7 @@ func benchCardState(b *testing.B, workers, maxBatch int) {
 	b.ReportAllocs()
 	var ru0, ru1 syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	server0 := postgresCPU()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -154,7 +214,35 @@ func benchCardState(b *testing.B, workers, maxBatch int) {
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
 	cpu := ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano()
 	b.ReportMetric(float64(cpu)/float64(b.N), "client-cpu-ns/op")
+	b.ReportMetric(float64(postgresCPU()-server0)/float64(b.N), "server-cpu-ns/op")
 	if batches := metrictest.Value(b, reg, "atmgw_card_state_batches_total") - batches0; batches > 0 {
 		b.ReportMetric(float64(next.Load()-n0)/batches, "checks/batch")
 	}
+}
+
+// postgresCPU is the CPU time so far of the processes named postgres on
+// this machine (the test server's: its backends live as long as the
+// benchmark's pools), in ns, from /proc.
+func postgresCPU() int64 {
+	dirs, _ := os.ReadDir("/proc")
+	var ticks int64
+	for _, d := range dirs {
+		b, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		st := string(b)
+		open, end := strings.IndexByte(st, '('), strings.LastIndexByte(st, ')')
+		if open < 0 || end < open || st[open+1:end] != "postgres" {
+			continue
+		}
+		f := strings.Fields(st[end+1:]) // from field 3 (state)
+		if len(f) < 13 {
+			continue
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64) // utime, field 14
+		k, _ := strconv.ParseInt(f[12], 10, 64) // stime, field 15
+		ticks += u + k
+	}
+	return ticks * int64(time.Second) / 100 // USER_HZ
 }
