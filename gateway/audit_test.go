@@ -195,3 +195,96 @@ func TestAuditAcrossDatabaseRestart(t *testing.T) {
 		t.Errorf("spool directory not empty at the end: %v", files)
 	}
 }
+
+// TestAuditJournaled: on PostgreSQL, the record of every inquiry that
+// reaches decision 7 is committed with its card state check, and stored
+// with the code the answer has, whatever the verdict (00, a decline held
+// from decisions 8 to 13, 94, 63, 65); one declined before decision 7 goes
+// through the trail's own batch. One row per answer, none in the spool.
+func TestAuditJournaled(t *testing.T) {
+	pg := pgtest.StartServer(t)
+	testledger.Load(t, pg.URL())
+	gw := gatewaytest.Start(t, gatewaytest.WithDatabase(pg.URL()), gatewaytest.WithConfig(func(c *config.Config) {
+		c.Audit.Mode = config.AuditDatabase
+		c.Audit.SpoolDir = t.TempDir()
+	}))
+	c, err := testclient.Dial(gw.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	on := &iso.Message{MTI: "0800", TransmissionTime: "1124153000", STAN: "000000", Institution: "700", NetworkCode: "001"}
+	if r, err := c.Do(on, nil, 10*time.Second); err != nil || r.ResponseCode != "00" {
+		t.Fatalf("sign-on: %v %+v", err, r)
+	}
+	answered := map[string]string{}
+	stan := 0
+	build := func(pan, pc string, atc uint16) *iso.Message {
+		stan++
+		s := fmt.Sprintf("%06d", stan)
+		return &iso.Message{MTI: "0200", PAN: pan, ProcessingCode: pc, TransmissionTime: "1124153010",
+			STAN: s, LocalTime: "153010", LocalDate: "1124", Expiry: "3012", EntryMode: "051",
+			Institution: "700", RRN: "26112400" + s[2:], TerminalID: "ATM70001", ICC: card.BuildICC(card.ICC{CID: 0x80, ATC: atc})}
+	}
+	send := func(req *iso.Message, want string) {
+		t.Helper()
+		r, err := c.Do(req, nil, 10*time.Second)
+		if err != nil {
+			t.Fatalf("STAN %s: %v", req.STAN, err)
+		}
+		if r.ResponseCode != want {
+			t.Fatalf("STAN %s: answered %s, want %s", req.STAN, r.ResponseCode, want)
+		}
+		if _, dup := answered[req.STAN]; !dup {
+			answered[req.STAN] = r.ResponseCode
+		}
+	}
+	first := build(testledger.PanOK, "390000", 5)
+	send(first, "00")
+	send(build(testledger.PanOK, "380000", 5), "63")       // decision 14: the ATC again
+	send(build(testledger.PanOK, "370000", 9), "12")       // decision 8, held: no ATC consumed
+	send(build("4711999999999999", "390000", 1), "14")     // decision 11, held
+	send(build(testledger.PanMismatch, "390000", 1), "25") // decision 13, held
+	noExpiry := build(testledger.PanOK, "390000", 6)
+	noExpiry.Expiry = ""
+	send(noExpiry, "30") // decision 3: before the card state, not journaled
+	for atc := uint16(10); atc < 19; atc++ {
+		send(build(testledger.PanRate, "390000", atc), "00")
+	}
+	send(build(testledger.PanRate, "390000", 30), "00")
+	send(build(testledger.PanRate, "390000", 31), "65") // decision 15: the 11th in the window
+	send(first, "94")                                   // decision 7: the same request again
+	journaled := len(answered)                          // every answer but the 30, and the 94 (recorded under the same STAN)
+	answered[first.STAN] += ",94"
+	stored := map[string]string{}
+	rows, err := pgtest.Connect(t, pg.URL()).Query(context.Background(),
+		"SELECT stan, string_agg(response_code, ',' ORDER BY at, response_code) FROM audit_log GROUP BY stan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var s, rcs string
+		if err := rows.Scan(&s, &rcs); err != nil {
+			t.Fatal(err)
+		}
+		stored[s] = rcs
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) != len(answered) {
+		t.Errorf("audit_log holds %d STANs, %d answered", len(stored), len(answered))
+	}
+	for s, rc := range answered {
+		if stored[s] != rc {
+			t.Errorf("STAN %s answered %s, audit_log says %q", s, rc, stored[s])
+		}
+	}
+	reg := gw.App.Registry
+	if v := metrictest.Sum(t, reg, "atmgw_audit_records_journaled_total"); v != float64(journaled) {
+		t.Errorf("atmgw_audit_records_journaled_total %v, want %d", v, journaled)
+	}
+	if v := metrictest.Sum(t, reg, "atmgw_audit_records_written_total"); v != float64(journaled+1) {
+		t.Errorf("atmgw_audit_records_written_total %v, want %d", v, journaled+1)
+	}
+}

@@ -292,7 +292,10 @@ func (h *Handler) WrongMTI(req *Request, current *Partner) (Response, bool) {
 // Decision 7 is thus asked after 8 to 13 have been worked out, but it
 // still wins over them: a duplicate is answered 94 whatever they say, and
 // a request declined at 8 to 13 consumes no ATC and no rate. The ledger
-// read has no effect, so asking it first changes no answer.
+// read has no effect, so asking it first changes no answer. When the card
+// state is ledger.Journaling and there is an auditor, the answer's audit
+// record goes with the card state check (its response code by verdict:
+// settle's), one commit for both; otherwise the Auditor writes it after.
 func (h *Handler) Inquiry(ctx context.Context, req *Request, p *Partner) Response {
 	return h.audited(ctx, req, h.decide(ctx, req, p))
 }

@@ -26,5 +26,10 @@
 // never deadlock. Times are the gateway's (CardCheck.Now). A failed batch
 // fails its checks with ledger.ErrUnavailable and marks the primary down:
 // checks then fail at once while a probe tries it again every second.
-// Expired duplicate keys are deleted every minute; cards never are.
+// Expired duplicate keys are deleted every minute; cards never are. With
+// an audit trail (CardStateOptions.Journal), CheckJournaled puts an
+// inquiry's audit record in its check's batch: the same statement inserts
+// it into audit_log with the response code of the check's verdict, so the
+// card state and the write-ahead record cost one round trip and one commit
+// (ledger.Journaling).
 package postgres
