@@ -116,6 +116,8 @@ type Config struct {
 	SignOnDeadline       Duration `yaml:"sign_on_deadline"`        // an unbound connection must sign on within this (echoes do not extend it)
 	RejectStrangers      *bool    `yaml:"reject_strangers"`        // close at once a connection from outside every partner's allow networks (default true)
 	MaxUnboundPerAddress int      `yaml:"max_unbound_per_address"` // connections not signed on, per source address
+
+	ConsentTimeout Duration `yaml:"consent_timeout"` // one consent registered online (0302) on the primary; past it 91
 }
 
 // Defaults of the keys that no package's Options owns. The others are

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bli/atmgw/audit"
 	"github.com/bli/atmgw/configs"
@@ -96,6 +97,7 @@ func TestEmptyFileGivesDefaults(t *testing.T) {
 		g.IdleTimeout != gateway.DefaultIdleTimeout || g.MaxInFlight != gateway.DefaultMaxInFlight ||
 		g.MaxConns != gateway.DefaultMaxConns || g.MaxConnsPerPartner != gateway.DefaultMaxConnsPartner ||
 		g.SignOnDeadline != gateway.DefaultSignOnDeadline || g.MaxUnboundPerAddress != gateway.DefaultMaxUnboundAddr ||
+		g.ConsentTimeout != gateway.DefaultConsentTimeout ||
 		g.AdmitStrangers || s.Audit.Sink != AuditOff || !s.Audit.Auto || s.Audit.Options.BatchSize != audit.DefaultBatchSize ||
 		s.CardState.Store != CardStateMemory || s.CardState.MemoryWhenPrimaryDown ||
 		s.CardState.Options.MaxBatch != postgres.DefaultCardStateMaxBatch || string(s.PANKey) != string(mustHex(t, DemoPANKey)) {
@@ -167,5 +169,20 @@ func TestKeysFromFiles(t *testing.T) {
 	Parse([]byte("pan_key_file: "+filepath.Join(dir, "none")+"\n"), &missing)
 	if err := missing.Validate(); err == nil || !strings.Contains(err.Error(), "pan_key_file") {
 		t.Errorf("missing key file: %v", err)
+	}
+}
+
+// TestConsentTimeout: consent_timeout reaches the gateway's Options.
+func TestConsentTimeout(t *testing.T) {
+	var c Config
+	if err := Parse([]byte("consent_timeout: 750ms\n"), &c); err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Gateway.ConsentTimeout != 750*time.Millisecond {
+		t.Errorf("consent_timeout 750ms gave %v", s.Gateway.ConsentTimeout)
 	}
 }

@@ -155,6 +155,7 @@ func (c *Config) gateway(p *problems) gateway.Options {
 		SignOnDeadline:       or(time.Duration(c.SignOnDeadline), gateway.DefaultSignOnDeadline),
 		AdmitStrangers:       c.RejectStrangers != nil && !*c.RejectStrangers,
 		MaxUnboundPerAddress: or(c.MaxUnboundPerAddress, gateway.DefaultMaxUnboundAddr),
+		ConsentTimeout:       or(time.Duration(c.ConsentTimeout), gateway.DefaultConsentTimeout),
 	}
 }
 
