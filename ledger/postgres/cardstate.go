@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -315,8 +316,8 @@ func (s *CardState) Check(ctx context.Context, c ledger.CardCheck) (ledger.CardV
 // (given its id by the Journal writer) go in the same batch, and the
 // record is inserted into audit_log, with the response code of the
 // check's verdict, in the batch's statement: one commit for both. When
-// the database refuses the batch's records (an error of the server, not
-// of the connection), the batch is sent again without them, and its
+// the database refuses the batch's statement for what its records may
+// cause (refusesRecords), the batch is sent again without them, and its
 // checks are answered not journaled. Without CardStateOptions.Journal, or
 // a nil j, it is Check.
 func (s *CardState) CheckJournaled(ctx context.Context, c ledger.CardCheck, j *ledger.Journal) (ledger.CardVerdict, bool, error) {
@@ -586,8 +587,8 @@ func (s *CardState) send(b *batch) error {
 				int64(o.DuplicateWindow), int32(o.RateLimit), int64(o.RateWindow),
 				r.ids, r.ats, r.institutions, r.terminals, r.stans, r.rrns, r.services, r.panHashes, r.latencies, r.codes).Scan(&b.out)
 			var pe *pgconn.PgError
-			if err != nil && !retryable(err) && errors.As(err, &pe) && ctx.Err() == nil {
-				// The server answered with an error (the batch rolled back): the
+			if err != nil && errors.As(err, &pe) && refusesRecords(pe) && ctx.Err() == nil {
+				// The server refused the statement (the batch rolled back): the
 				// records may be what it refuses. The checks alone again; their
 				// records go to the audit trail's own batches.
 				s.m.unjournaled.Inc()
@@ -606,6 +607,17 @@ func (s *CardState) send(b *batch) error {
 		}
 		s.m.retries.Inc()
 	}
+}
+
+// refusesRecords: an error of the data (SQLSTATE class 22), of a
+// constraint (23), or of the statement against the schema or its rights
+// (42: audit_log missing or altered, no INSERT privilege): what the records
+// of a journaled batch may cause, and sending the checks alone avoids. A
+// timeout, a read-only server or a broken connection are the primary's
+// state, not the records': those fail the batch as any other.
+func refusesRecords(pe *pgconn.PgError) bool {
+	c := pe.Code
+	return strings.HasPrefix(c, "22") || strings.HasPrefix(c, "23") || strings.HasPrefix(c, "42")
 }
 
 // retryable: a deadlock or serialization failure (the transaction was
