@@ -149,3 +149,62 @@ func TestFallback(t *testing.T) {
 		t.Fatalf("Close closes both")
 	}
 }
+
+// journalingFlaky is a flakyCardState that journals every check it
+// answers (as postgres.CardState with a Journal), keeping the records.
+type journalingFlaky struct {
+	*flakyCardState
+	records []string // response codes journaled
+}
+
+func (j *journalingFlaky) CheckJournaled(ctx context.Context, c ledger.CardCheck, jr *ledger.Journal) (ledger.CardVerdict, bool, error) {
+	v, err := j.Check(ctx, c)
+	if err != nil {
+		return v, false, err
+	}
+	j.records = append(j.records, jr.Codes[v])
+	return v, true, nil
+}
+
+// TestFallbackJournaled: a Fallback over a journaling primary journals
+// while the primary answers, answers from memory not journaled while it
+// is down, and over a primary that does not journal never journals.
+func TestFallbackJournaled(t *testing.T) {
+	primary := &journalingFlaky{flakyCardState: &flakyCardState{mem: ledger.NewMemoryCardState(ledger.CardStateOptions{})}}
+	memory := &flakyCardState{mem: ledger.NewMemoryCardState(ledger.CardStateOptions{})}
+	f := ledger.NewFallback(primary, memory, zap.NewNop(), nil)
+	j := &ledger.Journal{Codes: [...]string{"00", "94", "63", "65"}}
+	n := 0
+	check := func(f *ledger.Fallback, atc uint16) (ledger.CardVerdict, bool, error) {
+		n++
+		return f.CheckJournaled(context.Background(), ledger.CardCheck{
+			Key: fmt.Sprint("700|ATM1|", n, "|1102093000"), Card: true,
+			PANHash: cardstatetest.Hash("J"), ATC: atc, Now: cardstatetest.T0,
+		}, j)
+	}
+	if v, journaled, err := check(f, 1); v != ledger.CardAccepted || !journaled || err != nil {
+		t.Fatalf("primary up: %v journaled %v %v", v, journaled, err)
+	}
+	if v, journaled, err := check(f, 1); v != ledger.CardReplayed || !journaled || err != nil {
+		t.Fatalf("primary up, replay: %v journaled %v %v", v, journaled, err)
+	}
+	primary.fail(fmt.Errorf("card state: primary down: %w", ledger.ErrUnavailable))
+	if v, journaled, err := check(f, 1); v != ledger.CardAccepted || journaled || err != nil {
+		t.Fatalf("primary down: %v journaled %v %v, want accepted from memory, not journaled", v, journaled, err)
+	}
+	if f.Fallbacks() != 1 || memory.calls.Load() != 1 {
+		t.Fatalf("fallbacks %d, memory calls %d: want 1", f.Fallbacks(), memory.calls.Load())
+	}
+	primary.fail(nil)
+	if v, journaled, err := check(f, 2); v != ledger.CardAccepted || !journaled || err != nil {
+		t.Fatalf("primary back: %v journaled %v %v", v, journaled, err)
+	}
+	if got := fmt.Sprint(primary.records); got != "[00 63 00]" {
+		t.Errorf("journaled codes %s, want [00 63 00]", got)
+	}
+	// A primary that does not journal: answered, never journaled.
+	plain := ledger.NewFallback(&flakyCardState{mem: ledger.NewMemoryCardState(ledger.CardStateOptions{})}, memory, zap.NewNop(), nil)
+	if v, journaled, err := check(plain, 1); v != ledger.CardAccepted || journaled || err != nil {
+		t.Fatalf("plain primary: %v journaled %v %v", v, journaled, err)
+	}
+}
