@@ -415,7 +415,7 @@ func (r *recColumns) reset() {
 	r.ats, r.latencies = r.ats[:0], r.latencies[:0]
 }
 
-// add appends it's record (an empty one when it has none).
+// add appends the record of it (an empty one when it has none).
 func (r *recColumns) add(it *cardItem) {
 	rec := it.rec
 	r.ids = append(r.ids, rec.ID)
