@@ -62,21 +62,30 @@ func benchInquire(b *testing.B, readers int) {
 	}
 	var next atomic.Int64
 	b.SetParallelism(8) // 16 goroutines on 2 cores: as many clients as pgbench -c 16
+	runParallel(b, func() error {
+		_, err := st.Inquire(ctx, qs[int(next.Add(1))%len(qs)])
+		return err
+	})
+}
+
+// runParallel times op in b.RunParallel and reports, besides ns/op, the
+// CPU per operation of this process (client-cpu-ns/op) and of PostgreSQL
+// (server-cpu-ns/op): on a shared machine steadier figures than the
+// elapsed time.
+func runParallel(b *testing.B, op func() error) {
 	var ru0, ru1 syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
 	server0 := postgresCPU()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, err := st.Inquire(ctx, qs[int(next.Add(1))%len(qs)]); err != nil {
+			if err := op(); err != nil {
 				b.Error(err)
 				return
 			}
 		}
 	})
 	b.StopTimer()
-	// The client's CPU per inquiry: on a shared machine a steadier figure
-	// than the elapsed time.
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
 	cpu := ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano()
 	b.ReportMetric(float64(cpu)/float64(b.N), "client-cpu-ns/op")
@@ -138,11 +147,7 @@ func benchCardState(b *testing.B, workers, maxBatch int, mode benchMode) {
 	reg := prometheus.NewRegistry()
 	var w *audit.Writer
 	if mode != checkOnly {
-		var err error
-		if w, err = audit.Open(ctx, audit.Options{DatabaseURL: url, SpoolDir: b.TempDir()}); err != nil {
-			b.Fatal(err)
-		}
-		defer w.Close(ctx)
+		w = openJournal(b, url)
 	}
 	o := postgres.CardStateOptions{Workers: workers, MaxBatch: maxBatch, Registerer: reg}
 	if mode == journaled {
@@ -206,23 +211,7 @@ func benchCardState(b *testing.B, workers, maxBatch int, mode benchMode) {
 	n0 := next.Load()
 	b.SetParallelism(32) // 64 goroutines on 2 cores
 	b.ReportAllocs()
-	var ru0, ru1 syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
-	server0 := postgresCPU()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if err := check(); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-	b.StopTimer()
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
-	cpu := ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano()
-	b.ReportMetric(float64(cpu)/float64(b.N), "client-cpu-ns/op")
-	b.ReportMetric(float64(postgresCPU()-server0)/float64(b.N), "server-cpu-ns/op")
+	runParallel(b, check)
 	if batches := metrictest.Value(b, reg, "atmgw_card_state_batches_total") - batches0; batches > 0 {
 		b.ReportMetric(float64(next.Load()-n0)/batches, "checks/batch")
 	}
