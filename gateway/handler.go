@@ -66,6 +66,9 @@ type Handler struct {
 	opts    *Options
 	routing atomic.Pointer[routing] // partners and profiles; replaced whole by Reload
 	authSeq atomic.Uint64
+	// journal is Options.CardState when it can commit an answer's audit
+	// record with its check and there is an Auditor; else nil.
+	journal ledger.Journaling
 }
 
 // NewHandler builds the handler of a Server from validated options. It
@@ -76,6 +79,9 @@ func NewHandler(opts *Options) (*Handler, error) {
 		return nil, err
 	}
 	h := &Handler{opts: opts}
+	if j, ok := opts.CardState.(ledger.Journaling); ok && opts.Auditor != nil {
+		h.journal = j
+	}
 	if err := h.Reload(opts.Partners, opts.Profiles); err != nil {
 		return nil, err
 	}
@@ -406,12 +412,12 @@ func (h *Handler) decide(ctx context.Context, req *Request, p *Partner) Response
 	var v ledger.CardVerdict
 	var journaled bool
 	var err error
-	if j, ok := h.opts.CardState.(ledger.Journaling); ok && h.opts.Auditor != nil {
+	if h.journal != nil {
 		accepted := iso.RCApproved
 		if held != nil {
 			accepted = held.rc
 		}
-		v, journaled, err = j.CheckJournaled(ctx, check, &ledger.Journal{
+		v, journaled, err = h.journal.CheckJournaled(ctx, check, &ledger.Journal{
 			Record: h.record(req, a.hash, ""),
 			Codes:  [...]string{accepted, iso.RCDuplicate, iso.RCSecurityViolation, iso.RCFrequencyLimit},
 		})
