@@ -18,6 +18,7 @@ import (
 	"github.com/bli/atmgw/ledger"
 	"github.com/bli/atmgw/ledger/cluster"
 	"github.com/bli/atmgw/ledger/demo"
+	"github.com/bli/atmgw/ledger/storetest"
 )
 
 // hostStore is a fake host that names itself in its answers (the consent's
@@ -535,17 +536,6 @@ func TestClusterCallerDeadlineWhileQueued(t *testing.T) {
 	}
 }
 
-// countingStore counts the inquiries that reached a store.
-type countingStore struct {
-	ledger.Store
-	calls atomic.Int64
-}
-
-func (s *countingStore) Inquire(ctx context.Context, q ledger.Query) (ledger.Answer, error) {
-	s.calls.Add(1)
-	return s.Store.Inquire(ctx, q)
-}
-
 // With RecheckConsent, a consent decline of a replica that lags behind a
 // registration on the primary is reread from the primary; an approval of
 // the replica is not.
@@ -570,15 +560,15 @@ func TestClusterRecheckConsent(t *testing.T) {
 		t.Fatalf("register on the primary: %v %v", r, err)
 	}
 	for _, recheck := range []bool{false, true} {
-		p, rep := &countingStore{Store: pm}, &countingStore{Store: open()}
+		p, rep := &storetest.Counting{Store: pm}, &storetest.Counting{Store: open()}
 		reg := prometheus.NewRegistry()
 		c := cluster.New(p, []ledger.Store{rep}, cluster.Options{RecheckConsent: recheck, Metrics: cluster.NewMetrics(reg)}, nil)
 		a, err := c.Inquire(context.Background(), ledger.Query{Institution: "700", PANHash: h.Hash(pan), Service: card.ServicePension})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if seen := a.Consent != nil; seen != recheck || p.calls.Load() != map[bool]int64{false: 0, true: 1}[recheck] {
-			t.Errorf("recheck %v: registration seen %v, primary asked %d times", recheck, seen, p.calls.Load())
+		if seen := a.Consent != nil; seen != recheck || p.Calls.Load() != map[bool]int64{false: 0, true: 1}[recheck] {
+			t.Errorf("recheck %v: registration seen %v, primary asked %d times", recheck, seen, p.Calls.Load())
 		}
 		if recheck {
 			if v := metrictest.Value(t, reg, "atmgw_ledger_consent_rechecks_total", "result", "served"); v != 1 {
@@ -586,10 +576,10 @@ func TestClusterRecheckConsent(t *testing.T) {
 			}
 		}
 		// A card the replica approves: the primary is not asked.
-		p.calls.Store(0)
+		p.Calls.Store(0)
 		a, err = c.Inquire(context.Background(), ledger.Query{Institution: "700", PANHash: h.Hash("4700123456789014"), Service: card.ServicePension})
-		if err != nil || card.Validate("700", a.Consent, a.Person, card.ServicePension) != nil || p.calls.Load() != 0 {
-			t.Errorf("recheck %v: approved card: %v, primary asked %d times", recheck, err, p.calls.Load())
+		if err != nil || card.Validate("700", a.Consent, a.Person, card.ServicePension) != nil || p.Calls.Load() != 0 {
+			t.Errorf("recheck %v: approved card: %v, primary asked %d times", recheck, err, p.Calls.Load())
 		}
 		c.Close()
 	}

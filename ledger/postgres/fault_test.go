@@ -15,17 +15,6 @@ import (
 	"github.com/bli/atmgw/ledger/storetest"
 )
 
-// counting counts the calls that reach the store under the guard.
-type counting struct {
-	ledger.Store
-	calls atomic.Int64
-}
-
-func (c *counting) Inquire(ctx context.Context, q ledger.Query) (ledger.Answer, error) {
-	c.calls.Add(1)
-	return c.Store.Inquire(ctx, q)
-}
-
 // TestGuardWithDatabaseStopped stops a private PostgreSQL under a guarded
 // store: inquiries fail with ErrUnavailable, the breaker opens (then no
 // call reaches the database), and once the server is back the store
@@ -43,7 +32,7 @@ func TestGuardWithDatabaseStopped(t *testing.T) {
 	h := storetest.Hasher()
 	load(t, st, storetest.Hand().Files(), h)
 
-	inner := &counting{Store: st}
+	inner := &storetest.Counting{Store: st}
 	var opened atomic.Int64
 	g := cluster.Guard(inner, cluster.GuardOptions{
 		Timeout: 300 * time.Millisecond, Failures: 3, OpenFor: 200 * time.Millisecond, HalfOpenMax: 2,
@@ -73,14 +62,14 @@ func TestGuardWithDatabaseStopped(t *testing.T) {
 	if g.State() != cluster.BreakerOpen || opened.Load() != 1 {
 		t.Fatalf("breaker %v after 3 failures (opened %d times)", g.State(), opened.Load())
 	}
-	n := inner.calls.Load()
+	n := inner.Calls.Load()
 	for range 50 {
 		if _, err := ask(); !errors.Is(err, ledger.ErrUnavailable) {
 			t.Fatalf("open breaker: %v", err)
 		}
 	}
-	if g.State() == cluster.BreakerOpen && inner.calls.Load() > n+2 {
-		t.Errorf("%d calls reached the stopped database through an open breaker", inner.calls.Load()-n)
+	if g.State() == cluster.BreakerOpen && inner.Calls.Load() > n+2 {
+		t.Errorf("%d calls reached the stopped database through an open breaker", inner.Calls.Load()-n)
 	}
 
 	srv.Start()

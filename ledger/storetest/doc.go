@@ -6,5 +6,6 @@
 // range, a person without rows, consents in every state and an unknown
 // person, on a hand-written ledger (values worked out by hand) and on
 // random ledgers (values computed by the suite itself: a loop sum for the
-// totals, a set of covered days for seniority).
+// totals, a set of covered days for seniority). Counting wraps a store and
+// counts the inquiries that reach it.
 package storetest
