@@ -152,18 +152,7 @@ func TestAuditAcrossSIGTERM(t *testing.T) {
 		expect(t, c, m, nil, want)
 		answered[m.STAN] = want
 	}
-	session := func() *testclient.Client {
-		t.Helper()
-		c, err := testclient.Dial(addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		if r := e.signOn(c, "700"); r.ResponseCode != "00" {
-			t.Fatalf("sign-on: %s", r.ResponseCode)
-		}
-		return c
-	}
+	session := func() *testclient.Client { return e.session(addr, "700") }
 
 	// 1. The database up at SIGTERM: each record is stored before its answer.
 	s := startAuditServe(t, cfgPath, addr, env)
@@ -261,15 +250,8 @@ func TestAuditOnTheDemoLedger(t *testing.T) {
 			cfgPath := filepath.Join(t.TempDir(), "atmgw.yaml")
 			os.WriteFile(cfgPath, []byte(cfg), 0o644)
 			s := startAuditServe(t, cfgPath, addr, []string{"ATMGW_DATABASE_URL="})
-			c, err := testclient.Dial(addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
 			e := &e2e{t: t, atc: map[string]uint16{}}
-			if r := e.signOn(c, "700"); r.ResponseCode != "00" {
-				t.Fatalf("sign-on: %s", r.ResponseCode)
-			}
+			c := e.session(addr, "700")
 			for i := 0; i < 3; i++ {
 				if r, err := c.Do(demoInquiry(10+i, "4700123456789014", uint16(100+i)), nil, 5*time.Second); err != nil || r.ResponseCode != "00" {
 					t.Fatalf("inquiry: %v %+v", err, r)

@@ -99,14 +99,7 @@ func TestConsentEndToEnd(t *testing.T) {
 		t.Fatalf("second load: exit %d: %s", code, stderr)
 	}
 	e := &e2e{t: t, atc: map[string]uint16{"4700123456789014": 100}}
-	c, err := testclient.Dial(gw.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if r := e.signOn(c, "700"); r.ResponseCode != "00" {
-		t.Fatalf("sign-on: %s", r.ResponseCode)
-	}
+	c := e.session(gw.Addr, "700")
 	expect(t, c, e.inquiry("700", "4700123456789014", iso.ProcPension), nil, "57")
 	expect(t, c, e.inquiry("700", "4700123456789014", iso.ProcInsurance), nil, "00")
 	// The card the scenario added at 700 and no export names: still there.
@@ -159,14 +152,7 @@ func TestConsentReplicaLag(t *testing.T) {
 		c.Ledger.Replicas = []string{standby.URL()}
 	}))
 	e := &e2e{t: t, atc: map[string]uint16{}}
-	c, err := testclient.Dial(gw.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if r := e.signOn(c, "700"); r.ResponseCode != "00" {
-		t.Fatalf("sign-on: %s", r.ResponseCode)
-	}
+	c := e.session(gw.Addr, "700")
 	const pan = "4700555555555555"
 
 	// The replica stops replaying: it will not see the registration.

@@ -101,6 +101,21 @@ func (e *e2e) signOn(c *testclient.Client, inst string) *iso.Message {
 	return r
 }
 
+// session dials addr and signs on as inst, which must be answered 00;
+// the connection is closed at the end of the test.
+func (e *e2e) session(addr, inst string) *testclient.Client {
+	e.t.Helper()
+	c, err := testclient.Dial(addr)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { c.Close() })
+	if r := e.signOn(c, inst); r.ResponseCode != "00" {
+		e.t.Fatalf("sign-on %s: %s", inst, r.ResponseCode)
+	}
+	return c
+}
+
 // TestEndToEnd starts atmgw on a private PostgreSQL, migrates, loads
 // generated files, signs on and drives every decision of the contract
 // through a real socket, including the ledger going down and coming back.
@@ -176,14 +191,7 @@ func TestEndToEnd(t *testing.T) {
 	if !c.Closed(5 * time.Second) {
 		t.Fatal("the connection of a refused sign-on was kept")
 	}
-	c, err = testclient.Dial(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if r := e.signOn(c, "700"); r.ResponseCode != "00" {
-		t.Fatalf("sign-on 700: %s", r.ResponseCode)
-	}
+	c = e.session(addr, "700")
 
 	// 17: approved, with totals over all rows.
 	r := expect(t, c, e.inquiry("700", testledger.PanOK, "380000"), nil, "00")
@@ -258,21 +266,12 @@ func TestEndToEnd(t *testing.T) {
 	expect(t, c, e.inquiry("700", testledger.PanRate, "390000"), nil, "65")
 
 	// Other partners on their own connections: 12 (revoked, not consented), 6 (MAC), zero rows.
-	c2, err := testclient.Dial(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c2.Close()
-	e.signOn(c2, "012")
+	c2 := e.session(addr, "012")
 	expect(t, c2, e.inquiry("012", testledger.PanRevoked, "380000"), nil, "57")
-	c3, _ := testclient.Dial(addr)
-	defer c3.Close()
-	e.signOn(c3, "005")
+	c3 := e.session(addr, "005")
 	expect(t, c3, e.inquiry("005", testledger.PanPensOnly, "390000"), nil, "57")
 	expect(t, c3, e.inquiry("005", testledger.PanPensOnly, "380000"), nil, "00")
-	c4, _ := testclient.Dial(addr)
-	defer c4.Close()
-	e.signOn(c4, "812")
+	c4 := e.session(addr, "812")
 	key, _ := hex.DecodeString("0123456789ABCDEFFEDCBA9876543210")
 	expect(t, c4, e.inquiry("812", testledger.PanMAC, "380000"), nil, "63")
 	wrong, _ := hex.DecodeString("00112233445566778899AABBCCDDEEFF")
@@ -281,9 +280,7 @@ func TestEndToEnd(t *testing.T) {
 	if len(r.MAC) != 8 {
 		t.Errorf("keyed partner's 0210 without DE64")
 	}
-	c5, _ := testclient.Dial(addr)
-	defer c5.Close()
-	e.signOn(c5, "808")
+	c5 := e.session(addr, "808")
 	r = expect(t, c5, e.inquiry("808", testledger.PanEmpty, "380000"), nil, "00")
 	if r.Statement[1] != '0' {
 		t.Errorf("person without rows: count %q, want 0", r.Statement[1])
@@ -308,9 +305,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// 1: unparseable frames get no answer; the third in a row closes.
-	c6, _ := testclient.Dial(addr)
-	defer c6.Close()
-	e.signOn(c6, "700")
+	c6 := e.session(addr, "700")
 	garbage := []byte("0200ZZZZZZZZZZZZZZZZ")
 	for i := 0; i < 2; i++ {
 		c6.SendRaw(garbage)
