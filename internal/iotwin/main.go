@@ -1,0 +1,373 @@
+package main
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/bli/atmgw/iso"
+)
+
+// The sizes of the approved answer's screen, statement and receipt (DE61,
+// DE62, DE63) in the example's layouts: a 0210 of 1,617 bytes.
+const (
+	screenLen    = 451
+	statementLen = 395
+	receiptLen   = 600
+	// maxBatch is the most inquiries one read or commit batch takes (the
+	// gateway's readers take 32).
+	maxBatch = 32
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "iotwin:", err)
+		os.Exit(1)
+	}
+}
+
+// run serves until ctx is done.
+func run(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("iotwin", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:8583", "address to listen on (loopback)")
+	dbURL := fs.String("database-url", "", "PostgreSQL URL (required)")
+	macKeys := fs.String("mac-key", "", "partners' MAC keys, comma-separated INST=32 hex digits")
+	rows := fs.Int("rows", 20000, "rows of iotwin_rows, made when the table is missing")
+	maxConns := fs.Int("max-conns", 8, "connections for the reads (the gateway's ledger max_conns)")
+	readers := fs.Int("readers", 0, "goroutines sending the reads, each a batch at a time (0: max-conns/2, at most 4, as the gateway)")
+	committers := fs.Int("committers", 2, "commit batches in flight on the primary (the gateway's card state workers)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *dbURL == "" {
+		return errors.New("--database-url is required")
+	}
+	if *rows < 1 || *maxConns < 1 || *readers < 0 || *committers < 1 {
+		return errors.New("--rows, --max-conns and --committers must be at least 1, --readers at least 0")
+	}
+	keys, err := parseKeys(*macKeys)
+	if err != nil {
+		return err
+	}
+	if *readers == 0 {
+		*readers = min(max(*maxConns/2, 1), 4)
+	}
+	reads, err := openPool(ctx, *dbURL, *maxConns)
+	if err != nil {
+		return err
+	}
+	defer reads.Close()
+	primary, err := openPool(ctx, *dbURL, *committers)
+	if err != nil {
+		return err
+	}
+	defer primary.Close()
+	if err := setUp(ctx, primary, *rows); err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	t := &twin{keys: keys, rows: uint32(*rows),
+		reads: make(chan *readReq), commits: make(chan *commitReq)}
+	var wg sync.WaitGroup
+	for range *readers {
+		wg.Go(func() { t.readLoop(ctx, reads) })
+	}
+	for range *committers {
+		wg.Go(func() { t.commitLoop(ctx, primary) })
+	}
+	fmt.Fprintf(stderr, "iotwin serving on %s\n", l.Addr())
+	go func() { <-ctx.Done(); l.Close() }()
+	var conns sync.WaitGroup
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			break
+		}
+		conns.Go(func() { t.serve(ctx, c) })
+	}
+	conns.Wait()
+	wg.Wait()
+	return nil
+}
+
+func parseKeys(s string) (map[string][]byte, error) {
+	keys := map[string][]byte{}
+	for kv := range strings.SplitSeq(s, ",") {
+		if kv == "" {
+			continue
+		}
+		inst, h, ok := strings.Cut(kv, "=")
+		k, err := hex.DecodeString(h)
+		if !ok || err != nil || len(k) != 16 {
+			return nil, fmt.Errorf("--mac-key %q: want INST=32 hex digits", inst)
+		}
+		keys[inst] = k
+	}
+	return keys, nil
+}
+
+func openPool(ctx context.Context, url string, n int) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("--database-url: %w", err)
+	}
+	cfg.MaxConns, cfg.MinConns = int32(n), int32(n)
+	p, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Ping(ctx); err != nil {
+		p.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// setUp makes the twin's tables when they are missing: the rows an inquiry
+// reads (one per person, by primary key) and the log it commits to.
+func setUp(ctx context.Context, db *pgxpool.Pool, rows int) error {
+	_, err := db.Exec(ctx, `
+CREATE TABLE IF NOT EXISTS iotwin_rows (id int PRIMARY KEY, screen bytea NOT NULL, statement bytea NOT NULL, receipt bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS iotwin_log (id bigserial PRIMARY KEY, stan text NOT NULL, terminal text NOT NULL, at timestamptz NOT NULL DEFAULT now())`)
+	if err != nil {
+		return err
+	}
+	var have int
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM iotwin_rows`).Scan(&have); err != nil {
+		return err
+	}
+	if have >= rows {
+		return nil
+	}
+	_, err = db.Exec(ctx, `INSERT INTO iotwin_rows
+SELECT i, convert_to(rpad(i::text, $2, ' '), 'UTF8'), convert_to(rpad(i::text, $3, '.'), 'UTF8'), convert_to(rpad(i::text, $4, '-'), 'UTF8')
+FROM generate_series(0, $1 - 1) i ON CONFLICT DO NOTHING`, rows, screenLen, statementLen, receiptLen)
+	if err == nil {
+		_, err = db.Exec(ctx, `VACUUM ANALYZE iotwin_rows`)
+	}
+	return err
+}
+
+type twin struct {
+	keys    map[string][]byte
+	rows    uint32
+	reads   chan *readReq
+	commits chan *commitReq
+}
+
+// waiter is a request's answer: its error, and a channel closed when done.
+type waiter struct {
+	err  error
+	done chan struct{}
+}
+
+func newWaiter() waiter { return waiter{done: make(chan struct{})} }
+
+func (w *waiter) finish(err error) { w.err = err; close(w.done) }
+
+func (w *waiter) wait() error { <-w.done; return w.err }
+
+type readReq struct {
+	waiter
+	id                         int32
+	screen, statement, receipt []byte
+}
+
+type commitReq struct {
+	waiter
+	stan, terminal string
+}
+
+// serve reads the connection's frames and answers them: 0800s at once, in
+// order; each 0200 on a goroutine of its own. Answers go out through one
+// writer, those waiting together in one write.
+func (t *twin) serve(ctx context.Context, c net.Conn) {
+	defer c.Close()
+	defer context.AfterFunc(ctx, func() { c.Close() })()
+	out := make(chan []byte, 64)
+	wrote := make(chan struct{})
+	go func() {
+		defer close(wrote)
+		bw := bufio.NewWriterSize(c, 8192)
+		for f := range out {
+			bw.Write(f)
+			if len(out) == 0 && bw.Flush() != nil {
+				break
+			}
+		}
+		for range out { // the connection failed: drop the rest
+		}
+	}()
+	var inflight sync.WaitGroup
+	defer func() { inflight.Wait(); close(out); <-wrote }()
+	br := bufio.NewReaderSize(c, 8192)
+	var key []byte
+	for {
+		f, err := iso.ReadFrame(br, nil)
+		if err != nil {
+			return
+		}
+		m, err := iso.Decode(f)
+		if err != nil {
+			continue // the twin answers only what it reads
+		}
+		switch m.MTI {
+		case iso.MTINetworkRequest:
+			if m.NetworkCode == "001" { // sign-on: the partner, for its MAC key
+				key = t.keys[m.Institution]
+			}
+			m.MTI, m.ResponseCode = iso.MTINetworkResponse, "00"
+			out <- frame(m, nil)
+		case iso.MTIFinancialRequest:
+			inflight.Go(func() { out <- t.inquiry(ctx, m, key) })
+		}
+	}
+}
+
+// inquiry reads the card's row, commits the inquiry's row on the primary,
+// and returns the framed 0210.
+func (t *twin) inquiry(ctx context.Context, m *iso.Message, key []byte) []byte {
+	h := fnv.New32a()
+	h.Write([]byte(m.PAN))
+	r := &readReq{waiter: newWaiter(), id: int32(h.Sum32() % t.rows)}
+	rc := "00"
+	if err := send(ctx, t.reads, r); err != nil {
+		rc = "91"
+	} else {
+		c := &commitReq{waiter: newWaiter(), stan: m.STAN, terminal: m.TerminalID}
+		if send(ctx, t.commits, c) != nil {
+			rc = "91"
+		}
+	}
+	m.MTI, m.ResponseCode = iso.MTIFinancialResponse, rc
+	m.ICC, m.MAC = nil, nil
+	if rc == "00" {
+		m.Screen, m.Statement, m.Receipt = r.screen, r.statement, r.receipt
+	}
+	return frame(m, key)
+}
+
+// frame encodes m (signed with key when there is one) behind its length.
+func frame(m *iso.Message, key []byte) []byte {
+	b := make([]byte, 2, 2048)
+	var err error
+	if key != nil {
+		b, err = iso.AppendEncodeMAC(b, m, key)
+	} else {
+		b, err = iso.AppendEncode(b, m)
+	}
+	if err != nil {
+		panic(fmt.Sprintf("iotwin: encoding a %s: %v", m.MTI, err))
+	}
+	b[0], b[1] = byte((len(b)-2)>>8), byte(len(b)-2)
+	return b
+}
+
+// send hands r to the loops and waits for it to be done.
+func send[R interface{ wait() error }](ctx context.Context, to chan R, r R) error {
+	select {
+	case to <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return r.wait()
+}
+
+// take returns first and the requests waiting behind it, at most maxBatch.
+func take[R any](first R, from chan R, batch []R) []R {
+	batch = append(batch[:0], first)
+	for len(batch) < maxBatch {
+		select {
+		case r := <-from:
+			batch = append(batch, r)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+const readRow = `SELECT screen, statement, receipt FROM iotwin_rows WHERE id = $1`
+
+// readLoop sends the reads waiting at once as one pipeline (one alone as a
+// plain query), as the gateway's ledger readers do.
+func (t *twin) readLoop(ctx context.Context, db *pgxpool.Pool) {
+	batch := make([]*readReq, 0, maxBatch)
+	for {
+		var first *readReq
+		select {
+		case first = <-t.reads:
+		case <-ctx.Done():
+			return
+		}
+		batch = take(first, t.reads, batch)
+		if len(batch) == 1 {
+			r := batch[0]
+			r.finish(db.QueryRow(ctx, readRow, r.id).Scan(&r.screen, &r.statement, &r.receipt))
+			continue
+		}
+		var b pgx.Batch
+		for _, r := range batch {
+			b.Queue(readRow, r.id)
+		}
+		br := db.SendBatch(ctx, &b)
+		errs := make([]error, len(batch))
+		for i, r := range batch {
+			errs[i] = br.QueryRow().Scan(&r.screen, &r.statement, &r.receipt)
+		}
+		cerr := br.Close()
+		for i, r := range batch {
+			r.finish(cmp.Or(errs[i], cerr))
+		}
+	}
+}
+
+// commitLoop inserts the rows of the commits waiting at once in one
+// statement, one commit, as the gateway's card state does with its checks
+// and their audit records.
+func (t *twin) commitLoop(ctx context.Context, db *pgxpool.Pool) {
+	batch := make([]*commitReq, 0, maxBatch)
+	stans := make([]string, 0, maxBatch)
+	terms := make([]string, 0, maxBatch)
+	for {
+		var first *commitReq
+		select {
+		case first = <-t.commits:
+		case <-ctx.Done():
+			return
+		}
+		batch = take(first, t.commits, batch)
+		stans, terms = stans[:0], terms[:0]
+		for _, c := range batch {
+			stans, terms = append(stans, c.stan), append(terms, c.terminal)
+		}
+		_, err := db.Exec(ctx, `INSERT INTO iotwin_log (stan, terminal) SELECT * FROM unnest($1::text[], $2::text[])`, stans, terms)
+		for _, c := range batch {
+			c.finish(err)
+		}
+	}
+}

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/hex"
+	"io"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bli/atmgw/internal/leaktest"
+	"github.com/bli/atmgw/internal/testclient"
+	"github.com/bli/atmgw/iso"
+	"github.com/bli/atmgw/ledger/pgtest"
+)
+
+func TestMain(m *testing.M) { leaktest.Main(m) }
+
+const macKey812 = "0123456789ABCDEFFEDCBA9876543210"
+
+func TestBadArguments(t *testing.T) {
+	for _, args := range [][]string{
+		{},
+		{"--database-url", "postgres://x", "--mac-key", "812=00"},
+		{"--database-url", "postgres://x", "--rows", "0"},
+		{"--database-url", "postgres://x", "extra"},
+	} {
+		var stderr bytes.Buffer
+		if err := run(context.Background(), args, &stderr); err == nil {
+			t.Errorf("%q: no error", args)
+		}
+	}
+}
+
+// TestAnswersLikeTheGateway signs on as 812 (MAC key), sends the reference
+// 0200 and checks the twin's 0210: approved, signed, with the gateway's
+// sizes, and its row committed on the primary.
+func TestAnswersLikeTheGateway(t *testing.T) {
+	url := pgtest.NewDatabase(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"--listen", "127.0.0.1:0", "--database-url", url, "--rows", "100", "--mac-key", "812=" + macKey812}, pw)
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("no serving line: %v (%v)", err, <-done)
+	}
+	go io.Copy(io.Discard, pr)
+	addr := strings.TrimSpace(strings.TrimPrefix(line, "iotwin serving on "))
+	c, err := testclient.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Send(&iso.Message{MTI: "0800", TransmissionTime: "1124153000", STAN: "000001", Institution: "812", NetworkCode: "001"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := c.Await("000001", 5*time.Second); err != nil || m.MTI != "0810" || m.ResponseCode != "00" {
+		t.Fatalf("sign-on: %+v, %v", m, err)
+	}
+	h, err := os.ReadFile("../../iso/testdata/0200-pension-mac.hex")
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame, _ := hex.DecodeString(strings.TrimSpace(string(h)))
+	req, err := iso.Decode(frame[2:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SendRaw(frame[2:]); err != nil {
+		t.Fatal(err)
+	}
+	m, err := c.Await(req.STAN, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.MTI != "0210" || m.ResponseCode != "00" || len(m.Screen) != screenLen || len(m.Statement) != statementLen || len(m.Receipt) != receiptLen {
+		t.Fatalf("0210: %s rc %s, screen %d, statement %d, receipt %d bytes", m.MTI, m.ResponseCode, len(m.Screen), len(m.Statement), len(m.Receipt))
+	}
+	key, _ := hex.DecodeString(macKey812)
+	// The answer packed again as it came (its DE64 included) must verify.
+	wire, err := iso.Encode(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := iso.VerifyMAC(wire, key); err != nil {
+		t.Errorf("the 0210's MAC: %v", err)
+	}
+	var n int
+	db := pgtest.Connect(t, url)
+	if err := db.QueryRow(ctx, `SELECT count(*) FROM iotwin_log WHERE stan = $1 AND terminal = $2`, req.STAN, req.TerminalID).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Errorf("rows committed for the inquiry: %d, want 1", n)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("run: %v", err)
+	}
+}
