@@ -3,8 +3,10 @@
 // any gateway for this contract and "One truth for every gateway" must do,
 // and nothing else. For each 0200 it decodes the request, reads one row by
 // primary key (a pipeline of the inquiries waiting, as the gateway's ledger
-// readers send them), commits one row on the primary (one statement and one
-// commit per batch of inquiries, as the gateway's card state does), encodes
+// readers send them), writes on the primary what "One truth for every
+// gateway" writes for it (the request's key, the card's counter, a record:
+// plain inserts, no check; one statement and one commit per batch of
+// inquiries, as the gateway's card state does), encodes
 // the 0210 with that row's bytes as its screen, statement and receipt (as
 // large as the gateway's), signs it when the partner has a MAC key, and
 // writes it (answers waiting together in one write). It makes no decision,
@@ -16,6 +18,7 @@
 //
 //	iotwin --listen 127.0.0.1:8583 --database-url postgres://... --mac-key 812=HEX
 //
-// It creates its two tables (iotwin_rows, iotwin_log) when they are missing.
+// It creates its tables (iotwin_rows, iotwin_keys, iotwin_counters,
+// iotwin_log) when they are missing.
 // Not for production: it approves everything.
 package main

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -13,9 +14,12 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -90,7 +94,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	t := &twin{keys: keys, rows: uint32(*rows),
+	t := &twin{start: strconv.FormatInt(time.Now().UnixNano(), 36) + "-", keys: keys, rows: uint32(*rows),
 		reads: make(chan *readReq), commits: make(chan *commitReq)}
 	var wg sync.WaitGroup
 	for range *readers {
@@ -152,7 +156,9 @@ func openPool(ctx context.Context, url string, n int) (*pgxpool.Pool, error) {
 func setUp(ctx context.Context, db *pgxpool.Pool, rows int) error {
 	_, err := db.Exec(ctx, `
 CREATE TABLE IF NOT EXISTS iotwin_rows (id int PRIMARY KEY, screen bytea NOT NULL, statement bytea NOT NULL, receipt bytea NOT NULL);
-CREATE TABLE IF NOT EXISTS iotwin_log (id bigserial PRIMARY KEY, stan text NOT NULL, terminal text NOT NULL, at timestamptz NOT NULL DEFAULT now())`)
+CREATE TABLE IF NOT EXISTS iotwin_keys (key bytea PRIMARY KEY, seen_at bigint NOT NULL);
+CREATE TABLE IF NOT EXISTS iotwin_counters (pan_hash bytea PRIMARY KEY, atc integer NOT NULL) WITH (fillfactor = 70);
+CREATE TABLE IF NOT EXISTS iotwin_log (id text PRIMARY KEY, stan text NOT NULL, terminal text NOT NULL, pan_hash bytea NOT NULL, at timestamptz NOT NULL DEFAULT now())`)
 	if err != nil {
 		return err
 	}
@@ -173,6 +179,8 @@ FROM generate_series(0, $1 - 1) i ON CONFLICT DO NOTHING`, rows, screenLen, stat
 }
 
 type twin struct {
+	start   string        // the records' id prefix: when the twin started
+	seq     atomic.Uint64 // the records' ids after it
 	keys    map[string][]byte
 	rows    uint32
 	reads   chan *readReq
@@ -197,8 +205,13 @@ type readReq struct {
 	screen, statement, receipt []byte
 }
 
+// commitReq is what "One truth for every gateway" writes on the primary for
+// an inquiry: its key (decision 7), its card's counter (decisions 14 and
+// 15) and its record (the write-ahead audit trail).
 type commitReq struct {
 	waiter
+	key, panHash   []byte
+	atc            int32
 	stan, terminal string
 }
 
@@ -258,7 +271,10 @@ func (t *twin) inquiry(ctx context.Context, m *iso.Message, key []byte) []byte {
 	if err := send(ctx, t.reads, r); err != nil {
 		rc = "91"
 	} else {
-		c := &commitReq{waiter: newWaiter(), stan: m.STAN, terminal: m.TerminalID}
+		pan := sha256.Sum256([]byte(m.PAN))
+		atc, _ := strconv.Atoi(m.STAN)
+		c := &commitReq{waiter: newWaiter(), key: []byte(m.Institution + m.TerminalID + m.STAN + m.TransmissionTime),
+			panHash: pan[:], atc: int32(atc), stan: m.STAN, terminal: m.TerminalID}
 		if send(ctx, t.commits, c) != nil {
 			rc = "91"
 		}
@@ -346,13 +362,34 @@ func (t *twin) readLoop(ctx context.Context, db *pgxpool.Pool) {
 	}
 }
 
-// commitLoop inserts the rows of the commits waiting at once in one
+// nextID returns a new record id, as the audit trail gives each record one.
+func (t *twin) nextID() string {
+	return t.start + strconv.FormatUint(t.seq.Add(1), 10)
+}
+
+// commitStatement writes a batch's keys, counters and records in one
+// statement: plain inserts and upserts, no check (the gateway's
+// card_state_check decides on them too).
+const commitStatement = `WITH k AS (
+	INSERT INTO iotwin_keys (key, seen_at) SELECT * FROM unnest($1::bytea[], $2::bigint[]) ON CONFLICT (key) DO NOTHING
+), c AS (
+	INSERT INTO iotwin_counters AS c (pan_hash, atc)
+	SELECT DISTINCT ON (h) h, a FROM unnest($3::bytea[], $4::integer[]) AS u(h, a) ORDER BY h, a DESC
+	ON CONFLICT (pan_hash) DO UPDATE SET atc = greatest(c.atc, excluded.atc)
+)
+INSERT INTO iotwin_log (id, stan, terminal, pan_hash) SELECT * FROM unnest($5::text[], $6::text[], $7::text[], $3::bytea[])`
+
+// commitLoop writes what the commits waiting at once need in one
 // statement, one commit, as the gateway's card state does with its checks
 // and their audit records.
 func (t *twin) commitLoop(ctx context.Context, db *pgxpool.Pool) {
 	batch := make([]*commitReq, 0, maxBatch)
-	stans := make([]string, 0, maxBatch)
-	terms := make([]string, 0, maxBatch)
+	var (
+		keys, hashes      [][]byte
+		nows              []int64
+		atcs              []int32
+		ids, stans, terms []string
+	)
 	for {
 		var first *commitReq
 		select {
@@ -361,11 +398,14 @@ func (t *twin) commitLoop(ctx context.Context, db *pgxpool.Pool) {
 			return
 		}
 		batch = take(first, t.commits, batch)
-		stans, terms = stans[:0], terms[:0]
+		keys, hashes, nows, atcs = keys[:0], hashes[:0], nows[:0], atcs[:0]
+		ids, stans, terms = ids[:0], stans[:0], terms[:0]
+		now := time.Now().UnixMilli()
 		for _, c := range batch {
-			stans, terms = append(stans, c.stan), append(terms, c.terminal)
+			keys, hashes, nows, atcs = append(keys, c.key), append(hashes, c.panHash), append(nows, now), append(atcs, c.atc)
+			ids, stans, terms = append(ids, t.nextID()), append(stans, c.stan), append(terms, c.terminal)
 		}
-		_, err := db.Exec(ctx, `INSERT INTO iotwin_log (stan, terminal) SELECT * FROM unnest($1::text[], $2::text[])`, stans, terms)
+		_, err := db.Exec(ctx, commitStatement, keys, nows, hashes, atcs, ids, stans, terms)
 		for _, c := range batch {
 			c.finish(err)
 		}

@@ -94,11 +94,11 @@ func TestAnswersLikeTheGateway(t *testing.T) {
 	}
 	var n int
 	db := pgtest.Connect(t, url)
-	if err := db.QueryRow(ctx, `SELECT count(*) FROM iotwin_log WHERE stan = $1 AND terminal = $2`, req.STAN, req.TerminalID).Scan(&n); err != nil {
+	if err := db.QueryRow(ctx, `SELECT (SELECT count(*) FROM iotwin_log WHERE stan = $1 AND terminal = $2) + (SELECT count(*) FROM iotwin_keys) + (SELECT count(*) FROM iotwin_counters)`, req.STAN, req.TerminalID).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
-	if n != 1 {
-		t.Errorf("rows committed for the inquiry: %d, want 1", n)
+	if n != 3 {
+		t.Errorf("rows committed for the inquiry (record, key, counter): %d, want 3", n)
 	}
 	cancel()
 	if err := <-done; err != nil {
