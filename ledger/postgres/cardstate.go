@@ -184,12 +184,15 @@ var _ ledger.Journaling = (*CardState)(nil)
 
 // cardItem is one queued check and where its answer goes.
 type cardItem struct {
-	ctx  context.Context
-	c    ledger.CardCheck
-	j    *ledger.Journal // nil: no record with this check
-	rec  audit.Record    // j's record, Prepare'd
-	now  int64
-	done chan cardResult // buffered: the worker never blocks on it
+	ctx context.Context
+	c   ledger.CardCheck
+	j   *ledger.Journal // nil: no record with this check
+	rec audit.Record    // j's record, Prepare'd
+	now int64
+	// queued is when the check was queued: its wait for a worker is
+	// measured from it.
+	queued time.Time
+	done   chan cardResult // buffered: the worker never blocks on it
 }
 
 type cardResult struct {
@@ -350,6 +353,7 @@ func (s *CardState) check(ctx context.Context, c ledger.CardCheck, j *ledger.Jou
 	} else {
 		it.now = c.Now.UnixNano()
 	}
+	it.queued = time.Now()
 	select {
 	case s.queue <- it:
 	case <-ctx.Done():
@@ -522,6 +526,9 @@ func (s *CardState) run(b *batch) {
 		}
 	}
 	start := time.Now()
+	for _, it := range b.items {
+		s.m.queueSeconds.Observe(start.Sub(it.queued).Seconds())
+	}
 	err := s.send(b)
 	s.m.batchSeconds.Observe(time.Since(start).Seconds())
 	s.m.batches.Inc()
@@ -750,6 +757,7 @@ type cardMetrics struct {
 	up           prometheus.Gauge
 	batchSize    prometheus.Histogram
 	batchSeconds prometheus.Histogram
+	queueSeconds prometheus.Histogram
 }
 
 func newCardMetrics(reg prometheus.Registerer) (*cardMetrics, error) {
@@ -800,6 +808,11 @@ func newCardMetrics(reg prometheus.Registerer) (*cardMetrics, error) {
 			Help:    "Time of a batch on the primary (the statement and its commit, retries included).",
 			Buckets: []float64{.0005, .001, .002, .005, .01, .02, .05, .1, .2, .5, 1, 2},
 		}),
+		queueSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "atmgw_card_state_queue_wait_seconds",
+			Help:    "Time a check waits for a worker (the batches in flight) before its batch is sent.",
+			Buckets: []float64{.0001, .0005, .001, .002, .005, .01, .02, .05, .1, .2, .5, 1},
+		}),
 	}
 	for v := ledger.CardAccepted; v <= verdictUnavailable; v++ {
 		label := "unavailable"
@@ -817,7 +830,7 @@ func newCardMetrics(reg prometheus.Registerer) (*cardMetrics, error) {
 	}
 	if reg != nil {
 		cs := []prometheus.Collector{checks, m.batches, m.batchErrors, m.retries, m.fastFailed,
-			m.downs, m.pruned, m.unjournaled, m.up, m.batchSize, m.batchSeconds}
+			m.downs, m.pruned, m.unjournaled, m.up, m.batchSize, m.batchSeconds, m.queueSeconds}
 		for i, c := range cs {
 			if err := reg.Register(c); err != nil {
 				for _, r := range cs[:i] {

@@ -323,6 +323,9 @@ func TestCardStateGroupCommit(t *testing.T) {
 	if sizes := metrictest.Value(t, reg, "atmgw_card_state_batch_size"); sizes != batches {
 		t.Errorf("batch sizes observed %v, batches %v", sizes, batches)
 	}
+	if waits := metrictest.Value(t, reg, "atmgw_card_state_queue_wait_seconds"); waits != n {
+		t.Errorf("queue waits observed %v, checks %d", waits, n)
+	}
 	if batches < 1 || batches >= n/2 {
 		t.Errorf("%v batches for %d concurrent checks: no group commit", batches, n)
 	}
