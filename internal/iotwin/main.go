@@ -313,18 +313,24 @@ func send[R interface{ wait() error }](ctx context.Context, to chan R, r R) erro
 	return r.wait()
 }
 
-// take returns first and the requests waiting behind it, at most maxBatch.
-func take[R any](first R, from chan R, batch []R) []R {
-	batch = append(batch[:0], first)
+// take waits for the next request and returns it with those waiting behind
+// it, at most maxBatch; ok is false when ctx is done first.
+func take[R any](ctx context.Context, from chan R, batch []R) (_ []R, ok bool) {
+	select {
+	case r := <-from:
+		batch = append(batch[:0], r)
+	case <-ctx.Done():
+		return batch[:0], false
+	}
 	for len(batch) < maxBatch {
 		select {
 		case r := <-from:
 			batch = append(batch, r)
 		default:
-			return batch
+			return batch, true
 		}
 	}
-	return batch
+	return batch, true
 }
 
 const readRow = `SELECT screen, statement, receipt FROM iotwin_rows WHERE id = $1`
@@ -334,13 +340,10 @@ const readRow = `SELECT screen, statement, receipt FROM iotwin_rows WHERE id = $
 func (t *twin) readLoop(ctx context.Context, db *pgxpool.Pool) {
 	batch := make([]*readReq, 0, maxBatch)
 	for {
-		var first *readReq
-		select {
-		case first = <-t.reads:
-		case <-ctx.Done():
+		var ok bool
+		if batch, ok = take(ctx, t.reads, batch); !ok {
 			return
 		}
-		batch = take(first, t.reads, batch)
 		if len(batch) == 1 {
 			r := batch[0]
 			r.finish(db.QueryRow(ctx, readRow, r.id).Scan(&r.screen, &r.statement, &r.receipt))
@@ -391,13 +394,10 @@ func (t *twin) commitLoop(ctx context.Context, db *pgxpool.Pool) {
 		ids, stans, terms []string
 	)
 	for {
-		var first *commitReq
-		select {
-		case first = <-t.commits:
-		case <-ctx.Done():
+		var ok bool
+		if batch, ok = take(ctx, t.commits, batch); !ok {
 			return
 		}
-		batch = take(first, t.commits, batch)
 		keys, hashes, nows, atcs = keys[:0], hashes[:0], nows[:0], atcs[:0]
 		ids, stans, terms = ids[:0], stans[:0], terms[:0]
 		now := time.Now().UnixMilli()
