@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/bli/atmgw/card"
 	"github.com/bli/atmgw/iso"
 )
 
@@ -58,6 +59,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	maxConns := fs.Int("max-conns", 8, "connections for the reads (the gateway's ledger max_conns)")
 	readers := fs.Int("readers", 0, "goroutines sending the reads, each a batch at a time (0: max-conns/2, at most 4, as the gateway)")
 	committers := fs.Int("committers", 2, "commit batches in flight on the primary (the gateway's card state workers)")
+	writes := fs.String("writes", "plain", "what a commit writes: plain (the key, the counter and a record as plain inserts, on the twin's own tables) or atmgw (the gateway's own statement: card_state_check and an audit_log record, on atmgw's schema)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -66,6 +68,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if *dbURL == "" {
 		return errors.New("--database-url is required")
+	}
+	commit, ok := map[string]string{"plain": plainCommit, "atmgw": atmgwCommit}[*writes]
+	if !ok {
+		return fmt.Errorf("--writes %q: want plain or atmgw", *writes)
 	}
 	if *rows < 1 || *maxConns < 1 || *readers < 0 || *committers < 1 {
 		return errors.New("--rows, --max-conns and --committers must be at least 1, --readers at least 0")
@@ -94,7 +100,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	t := &twin{start: strconv.FormatInt(time.Now().UnixNano(), 36) + "-", keys: keys, rows: uint32(*rows),
+	t := &twin{commit: commit, start: strconv.FormatInt(time.Now().UnixNano(), 36) + "-", keys: keys, rows: uint32(*rows),
 		reads: make(chan *readReq), commits: make(chan *commitReq)}
 	var wg sync.WaitGroup
 	for range *readers {
@@ -158,7 +164,7 @@ func setUp(ctx context.Context, db *pgxpool.Pool, rows int) error {
 CREATE TABLE IF NOT EXISTS iotwin_rows (id int PRIMARY KEY, screen bytea NOT NULL, statement bytea NOT NULL, receipt bytea NOT NULL);
 CREATE TABLE IF NOT EXISTS iotwin_keys (key bytea PRIMARY KEY, seen_at bigint NOT NULL);
 CREATE TABLE IF NOT EXISTS iotwin_counters (pan_hash bytea PRIMARY KEY, atc integer NOT NULL) WITH (fillfactor = 70);
-CREATE TABLE IF NOT EXISTS iotwin_log (id text PRIMARY KEY, stan text NOT NULL, terminal text NOT NULL, pan_hash bytea NOT NULL, at timestamptz NOT NULL DEFAULT now())`)
+CREATE TABLE IF NOT EXISTS iotwin_log (id text PRIMARY KEY, institution text NOT NULL, terminal text NOT NULL, stan text NOT NULL, pan_hash bytea NOT NULL, at timestamptz NOT NULL DEFAULT now())`)
 	if err != nil {
 		return err
 	}
@@ -179,6 +185,7 @@ FROM generate_series(0, $1 - 1) i ON CONFLICT DO NOTHING`, rows, screenLen, stat
 }
 
 type twin struct {
+	commit  string        // the commit statement: plainCommit or atmgwCommit
 	start   string        // the records' id prefix: when the twin started
 	seq     atomic.Uint64 // the records' ids after it
 	keys    map[string][]byte
@@ -210,9 +217,9 @@ type readReq struct {
 // 15) and its record (the write-ahead audit trail).
 type commitReq struct {
 	waiter
-	key, panHash   []byte
-	atc            int32
-	stan, terminal string
+	key, panHash                []byte
+	atc                         int32
+	institution, stan, terminal string
 }
 
 // serve reads the connection's frames and answers them: 0800s at once, in
@@ -272,9 +279,9 @@ func (t *twin) inquiry(ctx context.Context, m *iso.Message, key []byte) []byte {
 		rc = "91"
 	} else {
 		pan := sha256.Sum256([]byte(m.PAN))
-		atc, _ := strconv.Atoi(m.STAN)
+		icc, _ := card.ParseICC(m.ICC, m.CardSequence)
 		c := &commitReq{waiter: newWaiter(), key: []byte(m.Institution + m.TerminalID + m.STAN + m.TransmissionTime),
-			panHash: pan[:], atc: int32(atc), stan: m.STAN, terminal: m.TerminalID}
+			panHash: pan[:], atc: int32(icc.ATC), institution: m.Institution, stan: m.STAN, terminal: m.TerminalID}
 		if send(ctx, t.commits, c) != nil {
 			rc = "91"
 		}
@@ -370,17 +377,30 @@ func (t *twin) nextID() string {
 	return t.start + strconv.FormatUint(t.seq.Add(1), 10)
 }
 
-// commitStatement writes a batch's keys, counters and records in one
-// statement: plain inserts and upserts, no check (the gateway's
-// card_state_check decides on them too).
-const commitStatement = `WITH k AS (
+// plainCommit writes a batch's keys, counters and records in one
+// statement: plain inserts and an upsert, no check.
+const plainCommit = `WITH k AS (
 	INSERT INTO iotwin_keys (key, seen_at) SELECT * FROM unnest($1::bytea[], $2::bigint[]) ON CONFLICT (key) DO NOTHING
 ), c AS (
 	INSERT INTO iotwin_counters AS c (pan_hash, atc)
 	SELECT DISTINCT ON (h) h, a FROM unnest($3::bytea[], $4::integer[]) AS u(h, a) ORDER BY h, a DESC
 	ON CONFLICT (pan_hash) DO UPDATE SET atc = greatest(c.atc, excluded.atc)
 )
-INSERT INTO iotwin_log (id, stan, terminal, pan_hash) SELECT * FROM unnest($5::text[], $6::text[], $7::text[], $3::bytea[])`
+INSERT INTO iotwin_log (id, institution, terminal, stan, pan_hash) SELECT * FROM unnest($5::text[], $8::text[], $7::text[], $6::text[], $3::bytea[])`
+
+// atmgwCommit is the gateway's journaled card state statement on atmgw's
+// schema (ledger/postgres): card_state_check (decisions 7 and 14, the rate
+// limit off, a 10-minute duplicate window), then the audit_log records with
+// the code of each verdict, in one statement.
+const atmgwCommit = `WITH c AS (
+	SELECT card_state_check($1::bytea[], array_fill(true, ARRAY[cardinality($1::bytea[])]), $3::bytea[], $4::integer[], $2::bigint[], 600000000000, 0, 600000000000) AS v
+), a AS (
+	INSERT INTO audit_log (id, at, institution, terminal, stan, rrn, service, pan_hash, response_code, latency_us)
+	SELECT r.id, now(), r.institution, r.terminal, r.stan, '', 'pension', encode(r.h, 'hex'), (ARRAY['00', '94', '63', '65'])[c.v[r.o] + 1], 0
+	FROM c, unnest($5::text[], $8::text[], $7::text[], $6::text[], $3::bytea[]) WITH ORDINALITY AS r(id, institution, terminal, stan, h, o)
+	ON CONFLICT (id) DO NOTHING
+)
+SELECT v FROM c`
 
 // commitLoop writes what the commits waiting at once need in one
 // statement, one commit, as the gateway's card state does with its checks
@@ -388,10 +408,10 @@ INSERT INTO iotwin_log (id, stan, terminal, pan_hash) SELECT * FROM unnest($5::t
 func (t *twin) commitLoop(ctx context.Context, db *pgxpool.Pool) {
 	batch := make([]*commitReq, 0, maxBatch)
 	var (
-		keys, hashes      [][]byte
-		nows              []int64
-		atcs              []int32
-		ids, stans, terms []string
+		keys, hashes             [][]byte
+		nows                     []int64
+		atcs                     []int32
+		ids, stans, terms, insts []string
 	)
 	for {
 		var ok bool
@@ -399,13 +419,13 @@ func (t *twin) commitLoop(ctx context.Context, db *pgxpool.Pool) {
 			return
 		}
 		keys, hashes, nows, atcs = keys[:0], hashes[:0], nows[:0], atcs[:0]
-		ids, stans, terms = ids[:0], stans[:0], terms[:0]
-		now := time.Now().UnixMilli()
+		ids, stans, terms, insts = ids[:0], stans[:0], terms[:0], insts[:0]
+		now := time.Now().UnixNano()
 		for _, c := range batch {
 			keys, hashes, nows, atcs = append(keys, c.key), append(hashes, c.panHash), append(nows, now), append(atcs, c.atc)
-			ids, stans, terms = append(ids, t.nextID()), append(stans, c.stan), append(terms, c.terminal)
+			ids, stans, terms, insts = append(ids, t.nextID()), append(stans, c.stan), append(terms, c.terminal), append(insts, c.institution)
 		}
-		_, err := db.Exec(ctx, commitStatement, keys, nows, hashes, atcs, ids, stans, terms)
+		_, err := db.Exec(ctx, t.commit, keys, nows, hashes, atcs, ids, stans, terms, insts)
 		for _, c := range batch {
 			c.finish(err)
 		}

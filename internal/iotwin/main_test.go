@@ -13,6 +13,7 @@ import (
 
 	"github.com/bli/atmgw/internal/leaktest"
 	"github.com/bli/atmgw/internal/testclient"
+	"github.com/bli/atmgw/internal/testledger"
 	"github.com/bli/atmgw/iso"
 	"github.com/bli/atmgw/ledger/pgtest"
 )
@@ -27,6 +28,7 @@ func TestBadArguments(t *testing.T) {
 		{"--database-url", "postgres://x", "--mac-key", "812=00"},
 		{"--database-url", "postgres://x", "--rows", "0"},
 		{"--database-url", "postgres://x", "extra"},
+		{"--database-url", "postgres://x", "--writes", "some"},
 	} {
 		var stderr bytes.Buffer
 		if err := run(context.Background(), args, &stderr); err == nil {
@@ -37,14 +39,27 @@ func TestBadArguments(t *testing.T) {
 
 // TestAnswersLikeTheGateway signs on as 812 (MAC key), sends the reference
 // 0200 and checks the twin's 0210: approved, signed, with the gateway's
-// sizes, and its row committed on the primary.
+// sizes, and what it wrote on the primary: its key, its card's counter and
+// its record, on the twin's tables (plain) or on atmgw's (atmgw).
 func TestAnswersLikeTheGateway(t *testing.T) {
-	url := pgtest.NewDatabase(t)
+	t.Run("plain", func(t *testing.T) {
+		testAnswers(t, pgtest.NewDatabase(t), "plain",
+			`SELECT (SELECT count(*) FROM iotwin_log WHERE stan = $1 AND terminal = $2) + (SELECT count(*) FROM iotwin_keys) + (SELECT count(*) FROM iotwin_counters)`)
+	})
+	t.Run("atmgw", func(t *testing.T) {
+		testAnswers(t, testledger.Database(t), "atmgw",
+			`SELECT (SELECT count(*) FROM audit_log WHERE stan = $1 AND terminal = $2 AND response_code = '00') + (SELECT count(*) FROM card_duplicate_keys) + (SELECT count(*) FROM card_counters WHERE atc > 0)`)
+	})
+}
+
+// testAnswers runs the twin with --writes writes on url; written counts
+// the rows the inquiry wrote (its STAN and terminal as $1 and $2): 3.
+func testAnswers(t *testing.T, url, writes, written string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"--listen", "127.0.0.1:0", "--database-url", url, "--rows", "100", "--mac-key", "812=" + macKey812}, pw)
+		done <- run(ctx, []string{"--listen", "127.0.0.1:0", "--database-url", url, "--rows", "100", "--mac-key", "812=" + macKey812, "--writes", writes}, pw)
 		pw.Close()
 	}()
 	line, err := bufio.NewReader(pr).ReadString('\n')
@@ -94,7 +109,7 @@ func TestAnswersLikeTheGateway(t *testing.T) {
 	}
 	var n int
 	db := pgtest.Connect(t, url)
-	if err := db.QueryRow(ctx, `SELECT (SELECT count(*) FROM iotwin_log WHERE stan = $1 AND terminal = $2) + (SELECT count(*) FROM iotwin_keys) + (SELECT count(*) FROM iotwin_counters)`, req.STAN, req.TerminalID).Scan(&n); err != nil {
+	if err := db.QueryRow(ctx, written, req.STAN, req.TerminalID).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	if n != 3 {
