@@ -83,6 +83,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if *readers == 0 {
 		*readers = min(max(*maxConns/2, 1), 4)
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	reads, err := openPool(ctx, *dbURL, *maxConns)
 	if err != nil {
 		return err
@@ -110,18 +112,23 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		wg.Go(func() { t.commitLoop(ctx, primary) })
 	}
 	fmt.Fprintf(stderr, "iotwin serving on %s\n", l.Addr())
-	go func() { <-ctx.Done(); l.Close() }()
+	context.AfterFunc(ctx, func() { l.Close() })
 	var conns sync.WaitGroup
+	var acceptErr error
 	for {
 		c, err := l.Accept()
 		if err != nil {
+			if ctx.Err() == nil {
+				acceptErr = err // not a stop: the twin stops all the same
+			}
 			break
 		}
 		conns.Go(func() { t.serve(ctx, c) })
 	}
+	cancel()
 	conns.Wait()
 	wg.Wait()
-	return nil
+	return acceptErr
 }
 
 func parseKeys(s string) (map[string][]byte, error) {
