@@ -240,9 +240,8 @@ func (t *twin) serve(ctx context.Context, c net.Conn) {
 	go func() {
 		defer close(wrote)
 		bw := bufio.NewWriterSize(c, 8192)
-		for f := range out {
-			bw.Write(f)
-			if len(out) == 0 && bw.Flush() != nil {
+		for msg := range out {
+			if iso.WriteFrame(bw, msg) != nil || len(out) == 0 && bw.Flush() != nil {
 				break
 			}
 		}
@@ -268,7 +267,7 @@ func (t *twin) serve(ctx context.Context, c net.Conn) {
 				key = t.keys[m.Institution]
 			}
 			m.MTI, m.ResponseCode = iso.MTINetworkResponse, "00"
-			out <- frame(m, nil)
+			out <- encode(m, nil)
 		case iso.MTIFinancialRequest:
 			inflight.Go(func() { out <- t.inquiry(ctx, m, key) })
 		}
@@ -276,7 +275,7 @@ func (t *twin) serve(ctx context.Context, c net.Conn) {
 }
 
 // inquiry reads the card's row, commits the inquiry's row on the primary,
-// and returns the framed 0210.
+// and returns the packed 0210.
 func (t *twin) inquiry(ctx context.Context, m *iso.Message, key []byte) []byte {
 	h := fnv.New32a()
 	h.Write([]byte(m.PAN))
@@ -298,12 +297,12 @@ func (t *twin) inquiry(ctx context.Context, m *iso.Message, key []byte) []byte {
 	if rc == "00" {
 		m.Screen, m.Statement, m.Receipt = r.screen, r.statement, r.receipt
 	}
-	return frame(m, key)
+	return encode(m, key)
 }
 
-// frame encodes m (signed with key when there is one) behind its length.
-func frame(m *iso.Message, key []byte) []byte {
-	b := make([]byte, 2, 2048)
+// encode packs m, signed with key when there is one.
+func encode(m *iso.Message, key []byte) []byte {
+	b := make([]byte, 0, 2048)
 	var err error
 	if key != nil {
 		b, err = iso.AppendEncodeMAC(b, m, key)
@@ -313,7 +312,6 @@ func frame(m *iso.Message, key []byte) []byte {
 	if err != nil {
 		panic(fmt.Sprintf("iotwin: encoding a %s: %v", m.MTI, err))
 	}
-	b[0], b[1] = byte((len(b)-2)>>8), byte(len(b)-2)
 	return b
 }
 
