@@ -36,6 +36,7 @@ type CardState struct {
 	WhenPrimaryDown string   `yaml:"when_primary_down"` // fail (91) or memory
 	Timeout         Duration `yaml:"timeout"`           // deadline of one group commit on the primary
 	MaxBatch        int      `yaml:"max_batch"`         // checks grouped into one statement at most
+	Workers         int      `yaml:"workers"`           // statements in flight at once, each on a connection of its own
 }
 
 // CardStateSettings are where decisions 7, 14 and 15 are kept, and their rules.
@@ -61,6 +62,7 @@ func (c *CardState) resolve(p *problems, databaseURL string, rules ledger.CardSt
 			CardStateOptions: rules,
 			Timeout:          or(time.Duration(c.Timeout), postgres.DefaultCardStateTimeout),
 			MaxBatch:         or(c.MaxBatch, postgres.DefaultCardStateMaxBatch),
+			Workers:          or(c.Workers, postgres.DefaultCardStateWorkers),
 		},
 	}
 }
@@ -103,6 +105,9 @@ func (c *CardState) validate(databaseURL string) []string {
 	}
 	if c.MaxBatch < 0 {
 		errs = append(errs, "card_state.max_batch: must be at least 1")
+	}
+	if c.Workers < 0 {
+		errs = append(errs, "card_state.workers: must be at least 1")
 	}
 	return errs
 }

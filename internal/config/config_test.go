@@ -67,6 +67,7 @@ func TestBadConfigs(t *testing.T) {
 		"negative rate": {"card_rate: {inquiries: -1}\n", "card_rate"},
 		"bad pan key":   {"pan_key: zz\n", "pan_key"},
 		"bad level":     {"log_level: loud\n", "log_level"},
+		"no workers":    {"card_state: {workers: -1}\n", "card_state.workers"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -100,7 +101,7 @@ func TestEmptyFileGivesDefaults(t *testing.T) {
 		g.ConsentTimeout != gateway.DefaultConsentTimeout ||
 		g.AdmitStrangers || s.Audit.Sink != AuditOff || !s.Audit.Auto || s.Audit.Options.BatchSize != audit.DefaultBatchSize ||
 		s.CardState.Store != CardStateMemory || s.CardState.MemoryWhenPrimaryDown ||
-		s.CardState.Options.MaxBatch != postgres.DefaultCardStateMaxBatch || string(s.PANKey) != string(mustHex(t, DemoPANKey)) {
+		s.CardState.Options.MaxBatch != postgres.DefaultCardStateMaxBatch || s.CardState.Options.Workers != postgres.DefaultCardStateWorkers || string(s.PANKey) != string(mustHex(t, DemoPANKey)) {
 		t.Fatalf("defaults not applied: %+v", s)
 	}
 }
