@@ -187,3 +187,17 @@ func TestConsentTimeout(t *testing.T) {
 		t.Errorf("consent_timeout 750ms gave %v", s.Gateway.ConsentTimeout)
 	}
 }
+
+func TestCardStateWorkers(t *testing.T) {
+	var c Config
+	if err := Parse([]byte("card_state: {workers: 1, max_batch: 64}\n"), &c); err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := s.CardState.Options; o.Workers != 1 || o.MaxBatch != 64 {
+		t.Errorf("card_state: want workers 1, max_batch 64, got %d, %d", o.Workers, o.MaxBatch)
+	}
+}
