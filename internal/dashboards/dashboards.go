@@ -52,6 +52,15 @@ type target struct {
 
 func q(expr, legend string) target { return target{expr: expr, legend: legend} }
 
+// named prefixes the legends of ts with prefix: two histograms' quantiles
+// on one panel.
+func named(prefix string, ts []target) []target {
+	for i := range ts {
+		ts[i].legend = prefix + ts[i].legend
+	}
+	return ts
+}
+
 // quantiles is a target per quantile of a histogram's buckets, summed by
 // the given labels (besides le).
 func quantiles(bucket, filter, by string, qs ...float64) []target {
@@ -316,8 +325,7 @@ func Atmgw() (dashboard.Dashboard, error) {
 			"Time of one group commit on the primary (the statement and its commit, retries included), p50 and p99; and a check's wait for a batch in flight to finish before its own is sent (queue), p50 and p99.",
 			units.Seconds, 12, 7,
 			append(quantiles("atmgw_card_state_batch_duration_seconds_bucket", gw, "", 0.5, 0.99),
-				q(`histogram_quantile(0.5, sum by (le) (rate(atmgw_card_state_queue_wait_seconds_bucket{`+gw+`}`+rateW+`)))`, "queue p50"),
-				q(`histogram_quantile(0.99, sum by (le) (rate(atmgw_card_state_queue_wait_seconds_bucket{`+gw+`}`+rateW+`)))`, "queue p99"))...),
+				named("queue ", quantiles("atmgw_card_state_queue_wait_seconds_bucket", gw, "", 0.5, 0.99))...)...),
 		timeline("Card-state primary",
 			"Whether each gateway finds the primary answering card-state checks (up) or has marked it down (every inquiry then answered 91, or from memory with when_primary_down: memory).",
 			12, 6, []state{{"0", "down", "red"}, {"1", "up", "green"}},
