@@ -6,7 +6,9 @@
 // readers send them), writes on the primary what "One truth for every
 // gateway" writes for it (the request's key, the card's counter, a record:
 // plain inserts, no check; one statement and one commit per batch of
-// inquiries, as the gateway's card state does), encodes
+// inquiries, as the gateway's card state does; with --writes atmgw, the
+// gateway's own card state instead, ledger/postgres.CardState, its
+// batches and its statement: the check and the audit record), encodes
 // the 0210 with that row's bytes as its screen, statement and receipt (as
 // large as the gateway's), signs it when the partner has a MAC key, and
 // writes it (answers waiting together in one write). It makes no decision,
@@ -19,6 +21,7 @@
 //	iotwin --listen 127.0.0.1:8583 --database-url postgres://... --mac-key 812=HEX
 //
 // It creates its tables (iotwin_rows, iotwin_keys, iotwin_counters,
-// iotwin_log) when they are missing.
+// iotwin_log) when they are missing; --writes atmgw needs atmgw's schema
+// (atmgw migrate).
 // Not for production: it approves everything.
 package main

@@ -59,7 +59,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	maxConns := fs.Int("max-conns", 8, "connections for the reads (the gateway's ledger max_conns)")
 	readers := fs.Int("readers", 0, "goroutines sending the reads, each a batch at a time (0: max-conns/2, at most 4, as the gateway)")
 	committers := fs.Int("committers", 2, "commit batches in flight on the primary (the gateway's card state workers)")
-	writes := fs.String("writes", "plain", "what a commit writes: plain (the key, the counter and a record as plain inserts, on the twin's own tables) or atmgw (the gateway's own statement: card_state_check and an audit_log record, on atmgw's schema)")
+	writes := fs.String("writes", "plain", "what a commit writes: plain (the key, the counter and a record as plain inserts, on the twin's own tables) or atmgw (the gateway's own card state, ledger/postgres.CardState: its batches of card_state_check and audit_log records, on atmgw's schema)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -69,8 +69,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if *dbURL == "" {
 		return errors.New("--database-url is required")
 	}
-	commit, ok := map[string]string{"plain": plainCommit, "atmgw": atmgwCommit}[*writes]
-	if !ok {
+	if *writes != "plain" && *writes != "atmgw" {
 		return fmt.Errorf("--writes %q: want plain or atmgw", *writes)
 	}
 	if *rows < 1 || *maxConns < 1 || *readers < 0 || *committers < 1 {
@@ -90,26 +89,35 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer reads.Close()
-	primary, err := openPool(ctx, *dbURL, *committers)
-	if err != nil {
+	if err := setUp(ctx, reads, *rows); err != nil {
 		return err
 	}
-	defer primary.Close()
-	if err := setUp(ctx, primary, *rows); err != nil {
-		return err
+	t := &twin{start: strconv.FormatInt(time.Now().UnixNano(), 36) + "-", keys: keys, rows: uint32(*rows),
+		reads: make(chan *readReq), commits: make(chan *commitReq)}
+	var wg sync.WaitGroup
+	if *writes == "atmgw" {
+		cs, err := openCardState(ctx, *dbURL, *committers)
+		if err != nil {
+			return err
+		}
+		defer cs.close()
+		t.cs = cs
+	} else {
+		primary, err := openPool(ctx, *dbURL, *committers)
+		if err != nil {
+			return err
+		}
+		defer primary.Close()
+		for range *committers {
+			wg.Go(func() { t.commitLoop(ctx, primary) })
+		}
 	}
 	l, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
 	}
-	t := &twin{commit: commit, start: strconv.FormatInt(time.Now().UnixNano(), 36) + "-", keys: keys, rows: uint32(*rows),
-		reads: make(chan *readReq), commits: make(chan *commitReq)}
-	var wg sync.WaitGroup
 	for range *readers {
 		wg.Go(func() { t.readLoop(ctx, reads) })
-	}
-	for range *committers {
-		wg.Go(func() { t.commitLoop(ctx, primary) })
 	}
 	fmt.Fprintf(stderr, "iotwin serving on %s\n", l.Addr())
 	context.AfterFunc(ctx, func() { l.Close() })
@@ -192,7 +200,7 @@ FROM generate_series(0, $1 - 1) i ON CONFLICT DO NOTHING`, rows, screenLen, stat
 }
 
 type twin struct {
-	commit  string        // the commit statement: plainCommit or atmgwCommit
+	cs      *cardState    // --writes atmgw: the gateway's card state; nil: plain writes
 	start   string        // the records' id prefix: when the twin started
 	seq     atomic.Uint64 // the records' ids after it
 	keys    map[string][]byte
@@ -283,6 +291,10 @@ func (t *twin) inquiry(ctx context.Context, m *iso.Message, key []byte) []byte {
 	rc := "00"
 	if err := send(ctx, t.reads, r); err != nil {
 		rc = "91"
+	} else if t.cs != nil {
+		if t.cs.check(ctx, m) != nil {
+			rc = "91"
+		}
 	} else {
 		pan := sha256.Sum256([]byte(m.PAN))
 		icc, _ := card.ParseICC(m.ICC, m.CardSequence)
@@ -393,23 +405,9 @@ const plainCommit = `WITH k AS (
 )
 INSERT INTO iotwin_log (id, institution, terminal, stan, pan_hash) SELECT * FROM unnest($5::text[], $8::text[], $7::text[], $6::text[], $3::bytea[])`
 
-// atmgwCommit is the gateway's journaled card state statement on atmgw's
-// schema (ledger/postgres): card_state_check (decisions 7 and 14, the rate
-// limit off, a 10-minute duplicate window), then the audit_log records with
-// the code of each verdict, in one statement.
-const atmgwCommit = `WITH c AS (
-	SELECT card_state_check($1::bytea[], array_fill(true, ARRAY[cardinality($1::bytea[])]), $3::bytea[], $4::integer[], $2::bigint[], 600000000000, 0, 600000000000) AS v
-), a AS (
-	INSERT INTO audit_log (id, at, institution, terminal, stan, rrn, service, pan_hash, response_code, latency_us)
-	SELECT r.id, now(), r.institution, r.terminal, r.stan, '', 'pension', encode(r.h, 'hex'), (ARRAY['00', '94', '63', '65'])[c.v[r.o] + 1], 0
-	FROM c, unnest($5::text[], $8::text[], $7::text[], $6::text[], $3::bytea[]) WITH ORDINALITY AS r(id, institution, terminal, stan, h, o)
-	ON CONFLICT (id) DO NOTHING
-)
-SELECT v FROM c`
-
 // commitLoop writes what the commits waiting at once need in one
-// statement, one commit, as the gateway's card state does with its checks
-// and their audit records.
+// statement, one commit (plainCommit), as the gateway's card state does
+// with its checks and their audit records.
 func (t *twin) commitLoop(ctx context.Context, db *pgxpool.Pool) {
 	batch := make([]*commitReq, 0, maxBatch)
 	var (
@@ -430,7 +428,7 @@ func (t *twin) commitLoop(ctx context.Context, db *pgxpool.Pool) {
 			keys, hashes, nows, atcs = append(keys, c.key), append(hashes, c.panHash), append(nows, now), append(atcs, c.atc)
 			ids, stans, terms, insts = append(ids, t.nextID()), append(stans, c.stan), append(terms, c.terminal), append(insts, c.institution)
 		}
-		_, err := db.Exec(ctx, t.commit, keys, nows, hashes, atcs, ids, stans, terms, insts)
+		_, err := db.Exec(ctx, plainCommit, keys, nows, hashes, atcs, ids, stans, terms, insts)
 		for _, c := range batch {
 			c.finish(err)
 		}
