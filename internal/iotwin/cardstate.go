@@ -20,10 +20,9 @@ import (
 // configures the gateway. The twin then differs from the gateway only in
 // what it does around the I/O.
 type cardState struct {
-	cs     *postgres.CardState
-	trail  *audit.Writer
-	hasher *card.PANHasher
-	spool  string
+	cs    *postgres.CardState
+	trail *audit.Writer
+	spool string
 }
 
 func openCardState(ctx context.Context, url string, workers int) (*cardState, error) {
@@ -48,16 +47,15 @@ func openCardState(ctx context.Context, url string, workers int) (*cardState, er
 		os.RemoveAll(spool)
 		return nil, fmt.Errorf("card state: %w", err)
 	}
-	h, _ := card.NewPANHasher([]byte("iotwin PAN hash key, not a secret"))
-	return &cardState{cs: cs, trail: trail, hasher: h, spool: spool}, nil
+	return &cardState{cs: cs, trail: trail, spool: spool}, nil
 }
 
 // check is the gateway's step for decisions 7, 14 and 15 with the
-// answer's record (gateway.Handler): the request's key, its card's ATC,
-// one CheckJournaled. Only an error matters here: the twin approves.
-func (c *cardState) check(ctx context.Context, m *iso.Message) error {
+// answer's record (gateway.Handler): the request's key, its card's ATC
+// and PAN hash, one CheckJournaled. Only an error matters here: the twin
+// approves.
+func (c *cardState) check(ctx context.Context, m *iso.Message, hash string) error {
 	icc, _ := card.ParseICC(m.ICC, m.CardSequence)
-	hash := c.hasher.Hash(m.PAN)
 	now := time.Now()
 	_, journaled, err := c.cs.CheckJournaled(ctx, ledger.CardCheck{
 		Key:     m.Institution + "|" + m.TerminalID + "|" + m.STAN + "|" + m.TransmissionTime,

@@ -3,7 +3,9 @@
 // any gateway for this contract and "One truth for every gateway" must do,
 // and nothing else. For each 0200 it decodes the request, reads one row by
 // primary key (a pipeline of the inquiries waiting, as the gateway's ledger
-// readers send them), writes on the primary what "One truth for every
+// readers send them; with --reads atmgw, through the gateway's own ledger
+// store instead, ledger/postgres.Store: its readers and its inquiry
+// statement on a loaded ledger), writes on the primary what "One truth for every
 // gateway" writes for it (the request's key, the card's counter, a record:
 // plain inserts, no check; one statement and one commit per batch of
 // inquiries, as the gateway's card state does; with --writes atmgw, the

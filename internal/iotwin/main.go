@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
@@ -26,6 +27,8 @@ import (
 
 	"github.com/bli/atmgw/card"
 	"github.com/bli/atmgw/iso"
+	"github.com/bli/atmgw/ledger"
+	"github.com/bli/atmgw/ledger/postgres"
 )
 
 // The sizes of the approved answer's screen, statement and receipt (DE61,
@@ -59,6 +62,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	maxConns := fs.Int("max-conns", 8, "connections for the reads (the gateway's ledger max_conns)")
 	readers := fs.Int("readers", 0, "goroutines sending the reads, each a batch at a time (0: max-conns/2, at most 4, as the gateway)")
 	committers := fs.Int("committers", 2, "commit batches in flight on the primary (the gateway's card state workers)")
+	readsKind := fs.String("reads", "plain", "what an inquiry reads: plain (one row of iotwin_rows by an integer key) or atmgw (the gateway's own ledger store, ledger/postgres.Store: its readers and its inquiry statement on atmgw's loaded ledger; needs --pan-key)")
+	panKey := fs.String("pan-key", "", "the ledger's PAN hash key, hex (the configuration's pan_key): PANs hashed as atmgw load hashed them")
 	writes := fs.String("writes", "plain", "what a commit writes: plain (the key, the counter and a record as plain inserts, on the twin's own tables) or atmgw (the gateway's own card state, ledger/postgres.CardState: its batches of card_state_check and audit_log records, on atmgw's schema)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -72,6 +77,16 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if *writes != "plain" && *writes != "atmgw" {
 		return fmt.Errorf("--writes %q: want plain or atmgw", *writes)
 	}
+	if *readsKind != "plain" && *readsKind != "atmgw" {
+		return fmt.Errorf("--reads %q: want plain or atmgw", *readsKind)
+	}
+	hasher, err := panHasher(*panKey)
+	if err != nil {
+		return err
+	}
+	if *readsKind == "atmgw" && *panKey == "" {
+		return errors.New("--reads atmgw needs --pan-key (the ledger's pan_key)")
+	}
 	if *rows < 1 || *maxConns < 1 || *readers < 0 || *committers < 1 {
 		return errors.New("--rows, --max-conns and --committers must be at least 1, --readers at least 0")
 	}
@@ -84,17 +99,30 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	reads, err := openPool(ctx, *dbURL, *maxConns)
-	if err != nil {
-		return err
-	}
-	defer reads.Close()
-	if err := setUp(ctx, reads, *rows); err != nil {
-		return err
-	}
-	t := &twin{start: strconv.FormatInt(time.Now().UnixNano(), 36) + "-", keys: keys, rows: uint32(*rows),
+	t := &twin{start: strconv.FormatInt(time.Now().UnixNano(), 36) + "-", keys: keys, rows: uint32(*rows), hasher: hasher,
 		reads: make(chan *readReq), commits: make(chan *commitReq)}
 	var wg sync.WaitGroup
+	if *readsKind == "atmgw" {
+		st, err := postgres.Open(ctx, *dbURL, postgres.Options{MaxConns: int32(*maxConns), Warm: true, Readers: *readers})
+		if err != nil {
+			return fmt.Errorf("ledger: %w", err)
+		}
+		defer st.Close()
+		t.store = st
+		t.screen, t.statement, t.receipt = filled(screenLen, ' '), filled(statementLen, '.'), filled(receiptLen, '-')
+	} else {
+		reads, err := openPool(ctx, *dbURL, *maxConns)
+		if err != nil {
+			return err
+		}
+		defer reads.Close()
+		if err := setUp(ctx, reads, *rows); err != nil {
+			return err
+		}
+		for range *readers {
+			wg.Go(func() { t.readLoop(ctx, reads) })
+		}
+	}
 	if *writes == "atmgw" {
 		cs, err := openCardState(ctx, *dbURL, *committers)
 		if err != nil {
@@ -115,9 +143,6 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	l, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
-	}
-	for range *readers {
-		wg.Go(func() { t.readLoop(ctx, reads) })
 	}
 	fmt.Fprintf(stderr, "iotwin serving on %s\n", l.Addr())
 	context.AfterFunc(ctx, func() { l.Close() })
@@ -200,13 +225,18 @@ FROM generate_series(0, $1 - 1) i ON CONFLICT DO NOTHING`, rows, screenLen, stat
 }
 
 type twin struct {
-	cs      *cardState    // --writes atmgw: the gateway's card state; nil: plain writes
-	start   string        // the records' id prefix: when the twin started
-	seq     atomic.Uint64 // the records' ids after it
-	keys    map[string][]byte
-	rows    uint32
-	reads   chan *readReq
-	commits chan *commitReq
+	cs     *cardState      // --writes atmgw: the gateway's card state; nil: plain writes
+	store  *postgres.Store // --reads atmgw: the gateway's ledger store; nil: plain reads
+	hasher *card.PANHasher
+	// --reads atmgw: the answer's screen, statement and receipt (nothing is
+	// laid out: the gateway's sizes, fixed bytes)
+	screen, statement, receipt []byte
+	start                      string        // the records' id prefix: when the twin started
+	seq                        atomic.Uint64 // the records' ids after it
+	keys                       map[string][]byte
+	rows                       uint32
+	reads                      chan *readReq
+	commits                    chan *commitReq
 }
 
 // waiter is a request's answer: its error, and a channel closed when done.
@@ -285,14 +315,16 @@ func (t *twin) serve(ctx context.Context, c net.Conn) {
 // inquiry reads the card's row, commits the inquiry's row on the primary,
 // and returns the packed 0210.
 func (t *twin) inquiry(ctx context.Context, m *iso.Message, key []byte) []byte {
-	h := fnv.New32a()
-	h.Write([]byte(m.PAN))
-	r := &readReq{waiter: newWaiter(), id: int32(h.Sum32() % t.rows)}
+	var hash string // the ledger's and the card state's (plain writes hash their own)
+	if t.store != nil || t.cs != nil {
+		hash = t.hasher.Hash(m.PAN)
+	}
+	r := &readReq{waiter: newWaiter()}
 	rc := "00"
-	if err := send(ctx, t.reads, r); err != nil {
+	if err := t.read(ctx, m, hash, r); err != nil {
 		rc = "91"
 	} else if t.cs != nil {
-		if t.cs.check(ctx, m) != nil {
+		if t.cs.check(ctx, m, hash) != nil {
 			rc = "91"
 		}
 	} else {
@@ -310,6 +342,43 @@ func (t *twin) inquiry(ctx context.Context, m *iso.Message, key []byte) []byte {
 		m.Screen, m.Statement, m.Receipt = r.screen, r.statement, r.receipt
 	}
 	return encode(m, key)
+}
+
+// read gets the inquiry's answer into r: one row of iotwin_rows through
+// the read loops, or the gateway's ledger store (--reads atmgw).
+func (t *twin) read(ctx context.Context, m *iso.Message, hash string, r *readReq) error {
+	if t.store == nil {
+		h := fnv.New32a()
+		h.Write([]byte(m.PAN))
+		r.id = int32(h.Sum32() % t.rows)
+		return send(ctx, t.reads, r)
+	}
+	ans, err := t.store.Inquire(ctx, ledger.Query{Institution: m.Institution, PANHash: hash, Service: iso.ServiceOf(m.ProcessingCode)})
+	if err == nil && (ans.Consent == nil || ans.Person == nil) {
+		err = errors.New("no consent or person")
+	}
+	r.screen, r.statement, r.receipt = t.screen, t.statement, t.receipt
+	return err
+}
+
+func filled(n int, b byte) []byte { return bytes.Repeat([]byte{b}, n) }
+
+// panHasher is the hasher of the ledger's key (hex), or of the twin's own
+// when there is none (the card state's hashes then match no consent: the
+// twin's plain reads need none).
+func panHasher(hexKey string) (*card.PANHasher, error) {
+	if hexKey == "" {
+		return card.NewPANHasher([]byte("iotwin PAN hash key, not a secret"))
+	}
+	k, err := hex.DecodeString(hexKey)
+	if err != nil {
+		return nil, fmt.Errorf("--pan-key: want hex digits")
+	}
+	h, err := card.NewPANHasher(k)
+	if err != nil {
+		return nil, fmt.Errorf("--pan-key: %w", err)
+	}
+	return h, nil
 }
 
 // encode packs m, signed with key when there is one.

@@ -29,6 +29,10 @@ func TestBadArguments(t *testing.T) {
 		{"--database-url", "postgres://x", "--rows", "0"},
 		{"--database-url", "postgres://x", "extra"},
 		{"--database-url", "postgres://x", "--writes", "some"},
+		{"--database-url", "postgres://x", "--reads", "some"},
+		{"--database-url", "postgres://x", "--reads", "atmgw"},
+		{"--database-url", "postgres://x", "--pan-key", "zz"},
+		{"--database-url", "postgres://x", "--pan-key", "0011"},
 	} {
 		var stderr bytes.Buffer
 		if err := run(context.Background(), args, &stderr); err == nil {
@@ -44,22 +48,32 @@ func TestBadArguments(t *testing.T) {
 func TestAnswersLikeTheGateway(t *testing.T) {
 	t.Run("plain", func(t *testing.T) {
 		testAnswers(t, pgtest.NewDatabase(t), "plain",
-			`SELECT (SELECT count(*) FROM iotwin_log WHERE stan = $1 AND terminal = $2) + (SELECT count(*) FROM iotwin_keys) + (SELECT count(*) FROM iotwin_counters)`)
+			`SELECT (SELECT count(*) FROM iotwin_log WHERE stan = $1 AND terminal = $2) + (SELECT count(*) FROM iotwin_keys) + (SELECT count(*) FROM iotwin_counters)`, "")
 	})
+	const atmgwWritten = `SELECT (SELECT count(*) FROM audit_log WHERE stan = $1 AND terminal = $2 AND response_code = '00') + (SELECT count(*) FROM card_duplicate_keys) + (SELECT count(*) FROM card_counters WHERE atc > 0)`
 	t.Run("atmgw", func(t *testing.T) {
-		testAnswers(t, testledger.Database(t), "atmgw",
-			`SELECT (SELECT count(*) FROM audit_log WHERE stan = $1 AND terminal = $2 AND response_code = '00') + (SELECT count(*) FROM card_duplicate_keys) + (SELECT count(*) FROM card_counters WHERE atc > 0)`)
+		testAnswers(t, testledger.Database(t), "atmgw", atmgwWritten, "")
+	})
+	// The gateway's own reads too: the consent of the 0200's card (812's,
+	// keyed) found in the loaded ledger under its PAN key (an unknown card
+	// would be a 91).
+	t.Run("atmgw reads", func(t *testing.T) {
+		url := pgtest.NewDatabase(t)
+		testledger.Load(t, url)
+		testAnswers(t, url, "atmgw", atmgwWritten, testledger.PanMAC, "--reads", "atmgw", "--pan-key", hex.EncodeToString(testledger.DemoKey()))
 	})
 }
 
-// testAnswers runs the twin with --writes writes on url; written counts
-// the rows the inquiry wrote (its STAN and terminal as $1 and $2): 3.
-func testAnswers(t *testing.T, url, writes, written string) {
+// testAnswers runs the twin with --writes writes (and args) on url, and
+// sends it the reference 0200 (for the card pan, when not empty); written
+// counts the rows the inquiry wrote (its STAN and terminal as $1 and $2):
+// 3.
+func testAnswers(t *testing.T, url, writes, written, pan string, args ...string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"--listen", "127.0.0.1:0", "--database-url", url, "--rows", "100", "--mac-key", "812=" + macKey812, "--writes", writes}, pw)
+		done <- run(ctx, append([]string{"--listen", "127.0.0.1:0", "--database-url", url, "--rows", "100", "--mac-key", "812=" + macKey812, "--writes", writes}, args...), pw)
 		pw.Close()
 	}()
 	line, err := bufio.NewReader(pr).ReadString('\n')
@@ -84,11 +98,19 @@ func testAnswers(t *testing.T, url, writes, written string) {
 		t.Fatal(err)
 	}
 	frame, _ := hex.DecodeString(strings.TrimSpace(string(h)))
-	req, err := iso.Decode(frame[2:])
+	raw := frame[2:]
+	req, err := iso.Decode(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.SendRaw(frame[2:]); err != nil {
+	key, _ := hex.DecodeString(macKey812)
+	if pan != "" { // the same 0200 for another card, signed again
+		req.PAN, req.MAC = pan, nil
+		if raw, err = iso.AppendEncodeMAC(nil, req, key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.SendRaw(raw); err != nil {
 		t.Fatal(err)
 	}
 	m, err := c.Await(req.STAN, 5*time.Second)
@@ -98,7 +120,6 @@ func testAnswers(t *testing.T, url, writes, written string) {
 	if m.MTI != "0210" || m.ResponseCode != "00" || len(m.Screen) != screenLen || len(m.Statement) != statementLen || len(m.Receipt) != receiptLen {
 		t.Fatalf("0210: %s rc %s, screen %d, statement %d, receipt %d bytes", m.MTI, m.ResponseCode, len(m.Screen), len(m.Statement), len(m.Receipt))
 	}
-	key, _ := hex.DecodeString(macKey812)
 	// The answer packed again as it came (its DE64 included) must verify.
 	wire, err := iso.Encode(m)
 	if err != nil {
