@@ -418,7 +418,10 @@ func TestPoolWaitIsNotABreakerFailure(t *testing.T) {
 	if opened.Load() != 0 || c.Hosts()[0].Breaker != cluster.BreakerClosed {
 		t.Errorf("waiting for the only connection opened the breaker (Failures: 1)")
 	}
-	if ty.ok.Load() < 50 || ty.shed.Load() == 0 {
+	// Both, in any proportion: how many the one connection answers in 2s
+	// depends on the machine's load (37 with the race detector beside a
+	// bench), and is not what this test is about.
+	if ty.ok.Load() == 0 || ty.shed.Load() == 0 {
 		t.Errorf("%d answered, %d shed: want both", ty.ok.Load(), ty.shed.Load())
 	}
 	for _, out := range []string{"error", "timeout"} {
