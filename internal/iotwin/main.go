@@ -101,7 +101,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	defer cancel()
 	t := &twin{start: strconv.FormatInt(time.Now().UnixNano(), 36) + "-", keys: keys, rows: uint32(*rows), hasher: hasher,
 		reads: make(chan *readReq), commits: make(chan *commitReq)}
-	var wg sync.WaitGroup
+	var readPool, primary *pgxpool.Pool // plain reads, plain writes
 	if *readsKind == "atmgw" {
 		st, err := postgres.Open(ctx, *dbURL, postgres.Options{MaxConns: int32(*maxConns), Warm: true, Readers: *readers})
 		if err != nil {
@@ -111,16 +111,12 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		t.store = st
 		t.screen, t.statement, t.receipt = filled(screenLen, ' '), filled(statementLen, '.'), filled(receiptLen, '-')
 	} else {
-		reads, err := openPool(ctx, *dbURL, *maxConns)
-		if err != nil {
+		if readPool, err = openPool(ctx, *dbURL, *maxConns); err != nil {
 			return err
 		}
-		defer reads.Close()
-		if err := setUp(ctx, reads, *rows); err != nil {
+		defer readPool.Close()
+		if err := setUp(ctx, readPool, *rows); err != nil {
 			return err
-		}
-		for range *readers {
-			wg.Go(func() { t.readLoop(ctx, reads) })
 		}
 	}
 	if *writes == "atmgw" {
@@ -131,18 +127,26 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		defer cs.close()
 		t.cs = cs
 	} else {
-		primary, err := openPool(ctx, *dbURL, *committers)
-		if err != nil {
+		if primary, err = openPool(ctx, *dbURL, *committers); err != nil {
 			return err
 		}
 		defer primary.Close()
-		for range *committers {
-			wg.Go(func() { t.commitLoop(ctx, primary) })
-		}
 	}
 	l, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
+	}
+	// The loops start once everything opened: an error above leaves none.
+	var wg sync.WaitGroup
+	if readPool != nil {
+		for range *readers {
+			wg.Go(func() { t.readLoop(ctx, readPool) })
+		}
+	}
+	if primary != nil {
+		for range *committers {
+			wg.Go(func() { t.commitLoop(ctx, primary) })
+		}
 	}
 	fmt.Fprintf(stderr, "iotwin serving on %s\n", l.Addr())
 	context.AfterFunc(ctx, func() { l.Close() })
