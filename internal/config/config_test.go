@@ -15,6 +15,21 @@ import (
 	"github.com/bli/atmgw/ledger/postgres"
 )
 
+// resolve parses the file y and resolves it, failing the test on an
+// error of either.
+func resolve(t *testing.T, y []byte) *Settings {
+	t.Helper()
+	var c Config
+	if err := Parse(y, &c); err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 func TestExampleConfigIsValid(t *testing.T) {
 	var c Config
 	if err := Parse(configs.Example, &c); err != nil {
@@ -84,14 +99,7 @@ func TestBadConfigs(t *testing.T) {
 }
 
 func TestEmptyFileGivesDefaults(t *testing.T) {
-	var c Config
-	if err := Parse(nil, &c); err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Resolve()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := resolve(t, nil)
 	// Every default is the one of the package that owns the key.
 	g := s.Gateway
 	if s.Listen != DefaultListen || s.LogLevel != DefaultLogLevel || s.CardState.Options.RateLimit != ledger.DefaultRateLimit ||
@@ -109,14 +117,7 @@ func TestEmptyFileGivesDefaults(t *testing.T) {
 // Off is 0 in the file, and negative in the packages' options (whose 0 is
 // the default).
 func TestOffIsZeroInTheFile(t *testing.T) {
-	var c Config
-	if err := Parse([]byte("card_rate: {inquiries: 0}\nledger: {queue: 0}\n"), &c); err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Resolve()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := resolve(t, []byte("card_rate: {inquiries: 0}\nledger: {queue: 0}\n"))
 	if s.CardState.Options.RateLimit >= 0 || s.Ledger.Cluster.Limit.Queue >= 0 {
 		t.Errorf("off not translated: rate %d, queue %d", s.CardState.Options.RateLimit, s.Ledger.Cluster.Limit.Queue)
 	}
@@ -138,14 +139,7 @@ func TestKeysFromFiles(t *testing.T) {
 	os.WriteFile(mac, []byte("0123456789ABCDEFFEDCBA9876543210\n"), 0o600)
 	y := "pan_key_file: " + pan + "\npartners:\n- {institution: \"812\", allow: [127.0.0.1], mac_key_file: " + mac +
 		", screen: {columns: 40, lines: 16}, receipt: {columns: 32, lines: 32}}\n"
-	var c Config
-	if err := Parse([]byte(y), &c); err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Resolve()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := resolve(t, []byte(y))
 	if len(s.PANKey) != 32 || s.PANKey[31] != 0x1f {
 		t.Errorf("pan_key_file not read: %x", s.PANKey)
 	}
@@ -157,7 +151,7 @@ func TestKeysFromFiles(t *testing.T) {
 	os.WriteFile(mac, []byte("SECRETSECRETSECRET\n"), 0o600)
 	var bad Config
 	Parse([]byte(y), &bad)
-	err = bad.Validate()
+	err := bad.Validate()
 	if err == nil || !strings.Contains(err.Error(), "mac_key") || strings.Contains(err.Error(), "SECRET") {
 		t.Errorf("bad MAC key file: %v", err)
 	}
@@ -175,28 +169,14 @@ func TestKeysFromFiles(t *testing.T) {
 
 // TestConsentTimeout: consent_timeout reaches the gateway's Options.
 func TestConsentTimeout(t *testing.T) {
-	var c Config
-	if err := Parse([]byte("consent_timeout: 750ms\n"), &c); err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Resolve()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := resolve(t, []byte("consent_timeout: 750ms\n"))
 	if s.Gateway.ConsentTimeout != 750*time.Millisecond {
 		t.Errorf("consent_timeout 750ms gave %v", s.Gateway.ConsentTimeout)
 	}
 }
 
 func TestCardStateWorkers(t *testing.T) {
-	var c Config
-	if err := Parse([]byte("card_state: {workers: 1, max_batch: 64}\n"), &c); err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Resolve()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := resolve(t, []byte("card_state: {workers: 1, max_batch: 64}\n"))
 	if o := s.CardState.Options; o.Workers != 1 || o.MaxBatch != 64 {
 		t.Errorf("card_state: want workers 1, max_batch 64, got %d, %d", o.Workers, o.MaxBatch)
 	}

@@ -7,14 +7,7 @@ import (
 )
 
 func TestLedgerDefaultsAndKeys(t *testing.T) {
-	var c Config
-	if err := Parse([]byte("ledger: {max_conns: 10}\n"), &c); err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Resolve()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := resolve(t, []byte("ledger: {max_conns: 10}\n"))
 	l := s.Ledger.Cluster
 	// max_concurrent is the ceiling of each host's adaptive limit (it was
 	// a bulkhead of 4 × max_conns for the whole gateway): max_conns.
@@ -23,27 +16,15 @@ func TestLedgerDefaultsAndKeys(t *testing.T) {
 		l.Guard.Timeout != 300*time.Millisecond || s.Ledger.MaxConns != 10 {
 		t.Errorf("defaults: %+v", s.Ledger)
 	}
-	c = Config{}
-	if err := Parse([]byte("ledger: {max_conns: 2}\n"), &c); err != nil {
-		t.Fatal(err)
-	}
-	if s, err = c.Resolve(); err != nil {
-		t.Fatal(err)
-	}
+	s = resolve(t, []byte("ledger: {max_conns: 2}\n"))
 	if l := s.Ledger.Cluster; l.Limit.Min != 1 || l.MaxConcurrent != 2 || l.Limit.Queue != 8 {
 		t.Errorf("defaults of a pool of 2: %+v", l)
 	}
 
-	c = Config{}
 	y := "database_url: postgres://u@p/bli\nledger:\n  replicas: [\"postgres://u:pw@r1/bli\", \" postgres://u:pw@r2/bli \"]\n" +
 		"  read_from: primary\n  attempts: 3\n  max_concurrent: 7\n  min_concurrent: 3\n  queue: 0\n  queue_timeout: 250ms\n" +
 		"  breaker: {failures: 4, open_for: 1s, half_open_max: 2}\n"
-	if err := Parse([]byte(y), &c); err != nil {
-		t.Fatal(err)
-	}
-	if s, err = c.Resolve(); err != nil {
-		t.Fatal(err)
-	}
+	s = resolve(t, []byte(y))
 	l = s.Ledger.Cluster
 	if r := s.Ledger.Replicas; len(r) != 2 || r[1] != "postgres://u:pw@r2/bli" || s.Ledger.ReadFrom != ReadFromPrimary || !l.PreferPrimary ||
 		l.Attempts != 3 || l.MaxConcurrent != 7 || l.Limit.Min != 3 || l.Limit.Queue != -1 ||
