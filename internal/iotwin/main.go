@@ -323,7 +323,7 @@ func (t *twin) inquiry(ctx context.Context, m *iso.Message, key []byte) []byte {
 	if t.store != nil || t.cs != nil {
 		hash = t.hasher.Hash(m.PAN)
 	}
-	r := &readReq{waiter: newWaiter()}
+	r := &readReq{}
 	rc := "00"
 	if err := t.read(ctx, m, hash, r); err != nil {
 		rc = "91"
@@ -354,7 +354,7 @@ func (t *twin) read(ctx context.Context, m *iso.Message, hash string, r *readReq
 	if t.store == nil {
 		h := fnv.New32a()
 		h.Write([]byte(m.PAN))
-		r.id = int32(h.Sum32() % t.rows)
+		r.waiter, r.id = newWaiter(), int32(h.Sum32()%t.rows)
 		return send(ctx, t.reads, r)
 	}
 	ans, err := t.store.Inquire(ctx, ledger.Query{Institution: m.Institution, PANHash: hash, Service: iso.ServiceOf(m.ProcessingCode)})
